@@ -1,0 +1,37 @@
+"""The PROTOCOL.md rules the harness enforces, each with a stable id.
+
+Findings, conformance checks and reports name a rule by its id, so a reader can look up
+what was required. The ids start with the PROTOCOL.md section they come from.
+"""
+
+from __future__ import annotations
+
+RULES: dict[str, str] = {
+    "1.auth": "a missing, empty or wrong apikey must not yield a working session",
+    "1.auth-strict": "strict: an unauthenticated handshake is answered with HTTP 401 or 403",
+    "1.auth-close": "lenient: an accepted unauthenticated session is closed with 1008 or "
+    "4000-4999 within 2 s, before any transcript",
+    "3.text-frame": "every server message is a text frame",
+    "3.json": "every server message holds valid UTF-8 JSON",
+    "3.object": "every server message is a JSON object",
+    "3.text": "every server message has a string field 'text'",
+    "3.state": "every server message has a string field 'state'",
+    "3.state-allowed": "the 'state' value is one the profile allows",
+    "3.silence": "pure silence yields no message with non-empty text",
+    "3.sentences": "a multi-sentence utterance yields as many sentences as its speech segments",
+    "3.no-repeat": "earlier sentences are not repeated in the next sentence's text",
+    "3.error-reply": "bad client input gets an error message or a legal close code, "
+    "and never takes the server down",
+    "4.final-before-confirm": "the last sentence's final text comes before the confirmation",
+    "4.confirm": "after end-of-stream the server sends exactly one confirmation message",
+    "4.confirm-after-eos": "the confirmation comes only after the client's end-of-stream",
+    "4.nothing-after-confirm": "nothing follows the confirmation",
+    "4.close-1000": "the server closes with code 1000 after the confirmation",
+    "4.close-in-time": "confirmation and close arrive within their bounded waits",
+    "4.isolation": "each session gets only its own transcript",
+}
+
+
+def describe(rule: str) -> str:
+    """One line: ``§id: text``."""
+    return f"§{rule}: {RULES.get(rule, 'unknown rule')}"
