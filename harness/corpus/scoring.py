@@ -1,0 +1,106 @@
+"""Accuracy against a corpus's reference text: WER, or CER for scripts written without spaces.
+
+Both sides are normalized the same way before jiwer aligns them:
+
+- Unicode NFKC, then case folded;
+- apostrophes inside words dropped (``don't`` -> ``dont``), every other punctuation or
+  symbol character turned into a space, whitespace collapsed;
+- for languages written without spaces between words (``th``, ``zh``, ``ja``, ``lo``,
+  ``km``, ``my``) whitespace is removed and the units are characters (code points after
+  NFC, so a Thai vowel mark counts as one), giving CER; otherwise the units are words (WER).
+
+The language is taken from the tag's primary subtag (``th-TH`` -> ``th``). ``pool`` adds
+errors and reference units over utterances, so long utterances weigh more than short ones,
+which is what a corpus-level WER means.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import jiwer
+
+#: Primary language subtags scored by characters (scripts without spaces between words).
+CER_LANGUAGES = frozenset({"th", "zh", "ja", "lo", "km", "my"})
+
+Metric = Literal["wer", "cer"]
+_APOSTROPHES = "'\u2019\u02bc"
+
+
+@dataclass(frozen=True)
+class Score:
+    metric: Metric
+    #: Substitutions + deletions + insertions.
+    errors: int
+    #: Words (WER) or characters (CER) in the normalized reference.
+    ref_units: int
+    #: errors / ref_units; 0.0 for an empty reference and hypothesis, inf for an empty
+    #: reference with something recognized.
+    rate: float
+
+    def __str__(self) -> str:
+        return f"{self.metric.upper()} {self.rate:.1%} ({self.errors}/{self.ref_units})"
+
+
+def metric_for(lang: str) -> Metric:
+    primary = lang.strip().replace("_", "-").split("-", 1)[0].lower()
+    return "cer" if primary in CER_LANGUAGES else "wer"
+
+
+def normalize(text: str, lang: str) -> str:
+    """The text as it is compared: folded, without punctuation; no spaces for CER languages."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    out: list[str] = []
+    for ch in folded:
+        if ch in _APOSTROPHES:
+            continue
+        category = unicodedata.category(ch)
+        if category[0] in "PSZ" or category == "Cc":
+            out.append(" ")
+        else:
+            out.append(ch)
+    words = "".join(out).split()
+    if metric_for(lang) == "cer":
+        return unicodedata.normalize("NFC", "".join(words))
+    return " ".join(words)
+
+
+def _rate(errors: int, units: int) -> float:
+    if units:
+        return errors / units
+    return 0.0 if errors == 0 else math.inf
+
+
+def score(reference: str, hypothesis: str, lang: str) -> Score:
+    """WER or CER of ``hypothesis`` against ``reference`` for language ``lang``."""
+    metric = metric_for(lang)
+    ref = normalize(reference, lang)
+    hyp = normalize(hypothesis, lang)
+    if metric == "cer":
+        ref_units, hyp_units = len(ref), len(hyp)
+    else:
+        ref_units, hyp_units = len(ref.split()), len(hyp.split())
+    if ref_units == 0 or hyp_units == 0:
+        # Nothing to align: every reference unit is deleted or every hypothesis unit inserted.
+        errors = ref_units + hyp_units
+    else:
+        out = jiwer.process_characters(ref, hyp) if metric == "cer" else jiwer.process_words(ref, hyp)
+        errors = out.substitutions + out.deletions + out.insertions
+    return Score(metric=metric, errors=errors, ref_units=ref_units, rate=_rate(errors, ref_units))
+
+
+def pool(scores: Iterable[Score]) -> Score:
+    """Corpus-level score: total errors over total reference units (one metric only)."""
+    items = list(scores)
+    if not items:
+        raise ValueError("pool() needs at least one score")
+    metrics = {s.metric for s in items}
+    if len(metrics) > 1:
+        raise ValueError(f"cannot pool different metrics: {', '.join(sorted(metrics))}")
+    errors = sum(s.errors for s in items)
+    units = sum(s.ref_units for s in items)
+    return Score(metric=items[0].metric, errors=errors, ref_units=units, rate=_rate(errors, units))
