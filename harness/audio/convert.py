@@ -69,10 +69,43 @@ def iter_pcm16k(
     try:
         info = sf.info(str(p))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise UsageError(f"{p}: cannot decode audio: {_sf_reason(exc)}") from None
+        reason = _unsupported_wav_width(p) or _sf_reason(exc)
+        raise UsageError(f"{p}: cannot decode audio: {reason}") from None
     if info.frames == 0:
         raise UsageError(f"{p}: contains no audio samples")
     return _iter_soundfile(p, info.samplerate, block_frames)
+
+
+#: WAVE format tags: integer PCM, IEEE float, WAVE_FORMAT_EXTENSIBLE.
+_WAV_PCM, _WAV_FLOAT, _WAV_EXTENSIBLE = 1, 3, 0xFFFE
+_WAV_WIDTHS = {_WAV_PCM: (8, 16, 24, 32), _WAV_FLOAT: (32, 64)}
+
+
+def _unsupported_wav_width(p: Path) -> str | None:
+    """Why libsndfile refused a WAV file, when it is the sample width ("40-bit PCM")."""
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, size = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
+        if chunk == b"fmt " and pos + 24 <= len(head):
+            tag = int.from_bytes(head[pos + 8 : pos + 10], "little")
+            bits = int.from_bytes(head[pos + 22 : pos + 24], "little")
+            if tag == _WAV_EXTENSIBLE and pos + 34 <= len(head):
+                tag = int.from_bytes(head[pos + 32 : pos + 34], "little")  # sub-format GUID
+            widths = _WAV_WIDTHS.get(tag)
+            if widths is not None and bits not in widths:
+                kind = "PCM" if tag == _WAV_PCM else "float"
+                allowed = ", ".join(str(w) for w in widths)
+                return f"unsupported sample width {bits}-bit {kind} (supported: {allowed}-bit)"
+            return None
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def _sf_reason(exc: Exception) -> str:
