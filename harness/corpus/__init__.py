@@ -54,7 +54,8 @@ def default_corpus_dir(lang: str = "en") -> Path:
             return folder.resolve()
         tried.append(str(folder))
     raise UsageError(
-        f"no {name} corpus found (looked in {', '.join(tried)}); set {CORPORA_ENV} or pass a corpus folder"
+        f"no {name} corpus found (looked in {', '.join(tried)}); "
+        f"set {CORPORA_ENV} or pass a corpus folder"
     )
 
 

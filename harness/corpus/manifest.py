@@ -113,6 +113,13 @@ def pcm_duration_ms(n_bytes: int) -> float:
     return bytes_to_ms(n_bytes)
 
 
+def check_lang(lang: str) -> str:
+    """``lang`` if it is a language tag (``en``, ``th-TH``), else ``UsageError``."""
+    if not _LANG_RE.match(lang):
+        raise UsageError(f"language must be a tag such as 'en' or 'th-TH', got {lang!r}")
+    return lang
+
+
 def parse_line(text: str, *, root: Path, path: Path, line: int) -> Utterance:
     """One manifest line to an ``Utterance``; ``ManifestError`` says what is wrong with it."""
 
@@ -139,7 +146,7 @@ def parse_line(text: str, *, root: Path, path: Path, line: int) -> Utterance:
         if not isinstance(obj[key], str):
             raise bad(f"{uid}: {key} must be a string, got {type(obj[key]).__name__}")
     if not _LANG_RE.match(obj["lang"]):
-        raise bad(f"{uid}: lang must be a language tag such as 'en' or 'th-TH', got {obj['lang']!r}")
+        raise bad(f"{uid}: lang must be a tag such as 'en' or 'th-TH', got {obj['lang']!r}")
     if not obj["source"].strip():
         raise bad(f"{uid}: source is empty (say where the audio came from and its licence)")
     audio = _resolve_audio(obj["audio"], root)
@@ -230,9 +237,8 @@ def load_corpus(root: str | Path) -> Corpus:
         if isinstance(item, ManifestError):
             raise item
         if item.id in seen:
-            raise ManifestError(
-                folder / MANIFEST_NAME, lineno, f"duplicate id {item.id!r} (first on line {seen[item.id]})"
-            )
+            detail = f"duplicate id {item.id!r} (first on line {seen[item.id]})"
+            raise ManifestError(folder / MANIFEST_NAME, lineno, detail)
         seen[item.id] = lineno
         utterances.append(item)
     if not utterances:

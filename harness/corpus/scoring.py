@@ -88,7 +88,8 @@ def score(reference: str, hypothesis: str, lang: str) -> Score:
         # Nothing to align: every reference unit is deleted or every hypothesis unit inserted.
         errors = ref_units + hyp_units
     else:
-        out = jiwer.process_characters(ref, hyp) if metric == "cer" else jiwer.process_words(ref, hyp)
+        align = jiwer.process_characters if metric == "cer" else jiwer.process_words
+        out = align(ref, hyp)
         errors = out.substitutions + out.deletions + out.insertions
     return Score(metric=metric, errors=errors, ref_units=ref_units, rate=_rate(errors, ref_units))
 
