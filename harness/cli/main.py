@@ -18,6 +18,7 @@ from harness.errors import HarnessError
 #: Subcommand name -> module under ``harness.cli``.
 COMMANDS: dict[str, str] = {
     "stream": "harness.cli.stream",
+    "corpus": "harness.cli.corpus",
 }
 
 EXIT_INTERRUPTED = 130
