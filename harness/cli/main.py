@@ -19,6 +19,7 @@ from harness.errors import HarnessError
 COMMANDS: dict[str, str] = {
     "stream": "harness.cli.stream",
     "corpus": "harness.cli.corpus",
+    "serve": "harness.cli.serve",
 }
 
 EXIT_INTERRUPTED = 130
