@@ -6,6 +6,7 @@ corpus should be: the staging folder is removed and the target is untouched.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,12 +24,19 @@ def check_target(out: Path, *, force: bool) -> None:
         raise UsageError(f"{out}: folder exists and is not empty (use --force to replace it)")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def staged_folder(out: Path, *, force: bool = False) -> Iterator[Path]:
     """Yield an empty folder next to ``out``; on success it replaces ``out``, else it goes."""
     check_target(out, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a corpus is not
     try:
         yield staging
     except BaseException:
