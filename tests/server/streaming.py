@@ -134,7 +134,9 @@ def metric(http_url: str, name: str, labels: dict[str, str] | None = None) -> fl
     _, _, body = http_get(http_url + "/metrics")
     for family in text_string_to_metric_families(body):
         for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in (labels or {}).items()):
+            if sample.name == name and all(
+                sample.labels.get(k) == v for k, v in (labels or {}).items()
+            ):
                 return float(sample.value)
     return 0.0
 

@@ -61,7 +61,9 @@ def test_sessions_are_isolated(synthetic_server: EmbeddedServer, two_sentence_pc
     assert speech.sentences() == alone.sentences()
 
 
-def test_no_session_leaks_after_sessions(synthetic_server: EmbeddedServer, one_sentence: bytes) -> None:
+def test_no_session_leaks_after_sessions(
+    synthetic_server: EmbeddedServer, one_sentence: bytes
+) -> None:
     run(stream(synthetic_server.url, KEY, one_sentence))
     assert wait_metric(synthetic_server.http_url, "asrx_active_sessions", 0) == 0
 
