@@ -63,7 +63,11 @@ def write_audio(tmp_path: Path) -> WriteAudio:
     """Write 16 kHz float samples as a file at another rate and channel count."""
 
     def write(
-        samples: np.ndarray, name: str, rate: int = 16000, channels: int = 1, subtype: str | None = None
+        samples: np.ndarray,
+        name: str,
+        rate: int = 16000,
+        channels: int = 1,
+        subtype: str | None = None,
     ) -> Path:
         x = samples if rate == 16000 else soxr.resample(samples, 16000, rate)
         if channels > 1:
