@@ -127,6 +127,7 @@ class ServerSession:
         self.held_final: str | bytes | None = None
         self.stalled = False
         self.error: str | None = None
+        self.closer: asyncio.Task[None] | None = None
 
     # -- reader -----------------------------------------------------------------------
 
@@ -142,43 +143,53 @@ class ServerSession:
                     message = await asyncio.wait_for(self.ws.recv(), max(0.0, timeout))
                 except TimeoutError:
                     if self.loop.time() >= deadline:
-                        await self._close_now(1008, "session length limit")
+                        self._close_soon(1008, "session length limit")
                     else:
-                        await self._close_now(1000, "idle timeout")
-                    break
+                        self._close_soon(1000, "idle timeout")
+                    # Closing now; wait for the close without spinning on a passed deadline.
+                    deadline = self.loop.time() + self.cfg.idle_timeout_s
+                    continue
                 except ConnectionClosed:
                     break
+                if self.closer is not None:
+                    continue  # closing: drain what the client still sends
                 if isinstance(message, bytes):
-                    await self._on_audio(message)
+                    self._on_audio(message)
                 else:
                     self._on_text(message)
-                if decoder.done() and not self.ws.close_code and self.error:
-                    await self._close_now(1011, self.error)
-                    break
+                if decoder.done() and self.error:
+                    self._close_soon(1011, self.error)
         finally:
             await self._cleanup(recognizer, writer, decoder)
 
     async def run_rejected(self) -> None:
         """``bad-key-close-late``: a session with a bad key, closed 1008 only late."""
+        timer = self.loop.call_later(F.LATE_CLOSE_S, self._close_soon, 1008, "invalid apikey")
         try:
-            async with asyncio.timeout(F.LATE_CLOSE_S):
-                async for _ in self.ws:
-                    pass
-        except TimeoutError:
-            await self.ws.close(1008, "invalid apikey")
+            async for _ in self.ws:
+                pass  # nothing a rejected client sends is used
+        except ConnectionClosed:
+            pass
+        finally:
+            timer.cancel()
+            if self.closer is not None:
+                await asyncio.gather(self.closer, return_exceptions=True)
         self._log_end(sentences=0)
 
-    async def _close_now(self, code: int, reason: str) -> None:
-        self.outbox.closing = True
-        await self.ws.close(code, reason)
+    def _close_soon(self, code: int, reason: str) -> None:
+        """Start closing; the reader keeps reading meanwhile. (Awaiting the close in the
+        reader would deadlock: the client's close frame sits behind unread frames.)"""
+        if self.closer is None:
+            self.outbox.closing = True
+            self.closer = asyncio.create_task(self.ws.close(code, reason))
 
-    async def _on_audio(self, frame: bytes) -> None:
+    def _on_audio(self, frame: bytes) -> None:
         if self.eos:
             return
         self.audio_bytes += len(frame)
         self.ctx.metrics.audio_seconds.inc(len(frame) / BYTES_PER_SECOND)
         if len(frame) % 2 and self.ctx.has("odd-frame-1011"):
-            await self._close_now(1011, "odd-length audio frame")
+            self._close_soon(1011, "odd-length audio frame")
             return
         data = self.carry + frame
         cut = len(data) - len(data) % 2  # carry the half sample into the next frame
@@ -207,7 +218,7 @@ class ServerSession:
             del self.ring[:drop]
             self.ring_start += drop
         if self.backlog > self.cfg.max_backlog_s * BYTES_PER_SECOND:
-            await self._close_now(1013, "decoder overloaded")
+            self._close_soon(1013, "decoder overloaded")
 
     def _on_text(self, text: str) -> None:
         if self.eos:
@@ -391,6 +402,8 @@ class ServerSession:
             await asyncio.wait({writer}, timeout=1.0)
             writer.cancel()
         await asyncio.gather(writer, decoder, return_exceptions=True)
+        if self.closer is not None:
+            await asyncio.gather(self.closer, return_exceptions=True)
         await recognizer.close()
         self._log_end(self.sentences)
 
