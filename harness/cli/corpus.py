@@ -13,7 +13,7 @@ from harness.corpus.manifest import check_lang
 from harness.corpus.synth import VOICES, synth_corpus
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "corpus",
         help="make and check PCM corpora",
