@@ -37,13 +37,13 @@ def float_to_s16le(samples: np.ndarray) -> bytes:
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
-    if path.is_dir():
-        raise UsageError(f"{path}: is a directory, not an audio file")
     try:
         with path.open("rb") as fh:
             head = fh.read(1)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not an audio file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not head:

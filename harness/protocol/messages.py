@@ -34,11 +34,17 @@ def parse_server_message(payload: str | bytes, dialect: Dialect) -> list[Event]:
     if "text" not in obj:
         out.append(Finding("3.text", "a field 'text' holding a string", quote(payload)))
     elif not isinstance(text, str):
-        out.append(Finding("3.text", "'text' to be a string", f"{type(text).__name__}: {quote(payload)}"))
+        out.append(
+            Finding("3.text", "'text' to be a string", f"{type(text).__name__}: {quote(payload)}")
+        )
     if "state" not in obj:
         out.append(Finding("3.state", "a field 'state' holding a string", quote(payload)))
     elif not isinstance(state, str):
-        out.append(Finding("3.state", "'state' to be a string", f"{type(state).__name__}: {quote(payload)}"))
+        out.append(
+            Finding(
+                "3.state", "'state' to be a string", f"{type(state).__name__}: {quote(payload)}"
+            )
+        )
     elif dialect.allowed_states is not None and state not in dialect.allowed_states:
         allowed = ", ".join(sorted(dialect.allowed_states))
         out.append(Finding("3.state-allowed", f"state in {{{allowed}}}", quote(payload)))
@@ -49,6 +55,8 @@ def parse_server_message(payload: str | bytes, dialect: Dialect) -> list[Event]:
             out.append(Confirmation(state=state_str))
         else:
             out.append(
-                Transcript(text=text, state=state_str, new_sentence=state_str == dialect.new_sentence_state)
+                Transcript(
+                    text=text, state=state_str, new_sentence=state_str == dialect.new_sentence_state
+                )
             )
     return out

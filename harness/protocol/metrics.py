@@ -38,7 +38,9 @@ class SessionMetrics:
         return percentile(self.lateness_ms, 99)
 
 
-def session_metrics(timeline: Timeline, segments: Sequence[Segment] | None = None) -> SessionMetrics:
+def session_metrics(
+    timeline: Timeline, segments: Sequence[Segment] | None = None
+) -> SessionMetrics:
     """Derive every §5 metric of one session.
 
     ``segments`` are the utterance's speech segments from its manifest. Without them
@@ -91,8 +93,14 @@ class Summary:
     max: float | None
 
     def as_dict(self) -> dict[str, float | int | None]:
-        return {"count": self.count, "p50": self.p50, "p90": self.p90, "p95": self.p95,
-                "p99": self.p99, "max": self.max}
+        return {
+            "count": self.count,
+            "p50": self.p50,
+            "p90": self.p90,
+            "p95": self.p95,
+            "p99": self.p99,
+            "max": self.max,
+        }
 
 
 def summarize(values: Iterable[float | None]) -> Summary:

@@ -65,10 +65,16 @@ class ClientSession:
                 if first:
                     self.timeline.confirmed_at = at
                     self.timeline.messages.append(
-                        MessageRecord(at, self.dialect.confirmation_text, ev.state, False, confirmation=True)
+                        MessageRecord(
+                            at, self.dialect.confirmation_text, ev.state, False, confirmation=True
+                        )
                     )
                 if rule:
-                    out.append(self._finding(rule, "one confirmation, after end-of-stream", "a confirmation"))
+                    out.append(
+                        self._finding(
+                            rule, "one confirmation, after end-of-stream", "a confirmation"
+                        )
+                    )
             else:
                 self.findings.append(ev)
             out.append(ev)
@@ -84,10 +90,14 @@ class ClientSession:
         self.timeline.close_reason = reason
         found: list[Finding] = []
         if self.timeline.confirmed_at is not None and code != 1000:
-            found.append(self._finding("4.close-1000", "close code 1000 after the confirmation", _code(code)))
+            found.append(
+                self._finding("4.close-1000", "close code 1000 after the confirmation", _code(code))
+            )
         elif self.timeline.confirmed_at is None and code not in LEGAL_ERROR_CLOSE_CODES | {1000}:
             found.append(
-                self._finding("3.error-reply", "a legal close code (1000, 1003, 1007-1009, 1011)", _code(code))
+                self._finding(
+                    "3.error-reply", "a legal close code (1000, 1003, 1007-1009, 1011)", _code(code)
+                )
             )
         return found
 

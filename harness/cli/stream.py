@@ -1,0 +1,197 @@
+"""``asrx stream FILE`` / ``asrx stream --mic``: the public example clients, done properly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+from harness.cli.main import EXIT_INTERRUPTED
+from harness.client.aio import StreamResult, clock, stream
+from harness.client.display import JsonLines, LiveTranscript, summary_dict, summary_text
+from harness.client.sources import SegmentWatcher, file_frames, import_sounddevice, mic_frames
+from harness.client.target import Target, redact
+from harness.errors import HarnessError, UsageError
+from harness.protocol.audio import DEFAULT_FRAME_BYTES
+from harness.protocol.dialect import DEFAULT_DIALECT, load_profile
+from harness.protocol.events import Event, Finding
+from harness.protocol.metrics import session_metrics
+from harness.timeouts import DEFAULT_TIMEOUTS
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "stream",
+        help="stream a file or the microphone to an asrx server and show the transcript",
+        description="Stream audio to an asrx server at real-time pace, show the live "
+        "transcript, then the latencies (PROTOCOL.md §5).",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "file",
+        nargs="?",
+        help="audio file: raw PCM (16 kHz mono s16le, .pcm/.raw) "
+        "or anything soundfile reads (WAV, FLAC, OGG, ...), converted on the fly",
+    )
+    src.add_argument(
+        "--mic", action="store_true", help="stream the microphone (needs the mic extra)"
+    )
+    p.add_argument(
+        "--url",
+        default=os.environ.get("ASRX_URL"),
+        help="ws:// or wss:// URL of the server (env ASRX_URL)",
+    )
+    p.add_argument("--apikey", default=None, help="API key (env ASRX_APIKEY; never printed)")
+    p.add_argument("--ca-file", help="PEM file of CA certificates to trust for wss://")
+    p.add_argument("--profile", help="TOML dialect profile (see README)")
+    p.add_argument(
+        "--frame-bytes",
+        type=int,
+        default=DEFAULT_FRAME_BYTES,
+        help="bytes per audio frame (default 1024 = 32 ms)",
+    )
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="pacing as a multiple of real time (default 1.0)"
+    )
+    p.add_argument("--raw-rate", type=int, help="sample rate of a raw PCM file (default 16000)")
+    p.add_argument("--device", help="microphone device name or index (sounddevice)")
+    p.add_argument(
+        "--timeout-scale",
+        type=float,
+        default=1.0,
+        help="multiply every wait (open 10 s, confirm 10 s, close 5 s)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON event per line")
+    p.set_defaults(run=run)
+
+
+def _target(args: argparse.Namespace) -> Target:
+    if not args.url:
+        raise UsageError("no server URL: give --url or set ASRX_URL")
+    if args.frame_bytes <= 0 or args.frame_bytes % 2:
+        raise UsageError(f"--frame-bytes must be a positive even number, got {args.frame_bytes}")
+    if not args.speed > 0:
+        raise UsageError(f"--speed must be > 0, got {args.speed}")
+    if not args.timeout_scale > 0:
+        raise UsageError(f"--timeout-scale must be > 0, got {args.timeout_scale}")
+    apikey = args.apikey if args.apikey is not None else os.environ.get("ASRX_APIKEY")
+    dialect = load_profile(args.profile) if args.profile else DEFAULT_DIALECT
+    return Target(
+        args.url, apikey, dialect, args.ca_file, DEFAULT_TIMEOUTS.scaled(args.timeout_scale)
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    target = _target(args)
+    try:
+        return asyncio.run(_run(args, target))
+    except HarnessError as exc:
+        raise _redacted(exc, target) from None
+
+
+def _redacted(exc: HarnessError, target: Target) -> HarnessError:
+    if target.apikey and target.apikey in str(exc):
+        err = HarnessError(redact(str(exc), target.apikey))
+        err.exit_code = exc.exit_code
+        return err
+    return exc
+
+
+async def _run(args: argparse.Namespace, target: Target) -> int:
+    out = sys.stdout
+    watcher = SegmentWatcher()
+    if args.mic:
+        import_sounddevice()  # fail before connecting when the mic extra is missing
+        frames: Any = (
+            watcher.watch(f) async for f in mic_frames(args.frame_bytes, _device(args.device))
+        )
+        speed = None
+    else:
+        frames = (watcher.watch(f) for f in file_frames(args.file, args.frame_bytes, args.raw_rate))
+        speed = args.speed
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_sigint() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            print(
+                "\nasrx stream: stopping: sending end-of-stream (Ctrl-C again to abort)",
+                file=sys.stderr,
+            )
+            stop.set()
+        else:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    t0 = clock()
+    jsonl = JsonLines(out, t0) if args.json else None
+    live = None if args.json else LiveTranscript(out, out.isatty())
+    findings: list[Finding] = []
+
+    def on_event(ev: Event, at: float) -> None:
+        if isinstance(ev, Finding):
+            findings.append(ev)
+            if not args.json:
+                print(f"\nfinding: {ev}", file=sys.stderr)
+        if jsonl:
+            jsonl.on_event(ev, at)
+        elif live:
+            live.on_event(ev, at)
+
+    try:
+        result = await stream(target, frames, speed=speed, on_event=on_event, stop=stop)
+    except asyncio.CancelledError:
+        print("asrx stream: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+    if live:
+        live.finish()
+    return _report(args, result, watcher.finish(), jsonl, interrupts > 0)
+
+
+def _device(device: str | None) -> str | int | None:
+    return int(device) if device is not None and device.isdigit() else device
+
+
+def _report(
+    args: argparse.Namespace,
+    result: StreamResult,
+    segments: list[tuple[float, float]],
+    jsonl: JsonLines | None,
+    interrupted: bool,
+) -> int:
+    tl = result.session.timeline
+    metrics = session_metrics(tl, segments)
+    source = "from the local VAD"
+    if jsonl:
+        if tl.closed_at is not None:
+            jsonl.emit("closed", tl.closed_at, code=tl.close_code, reason=tl.close_reason)
+        jsonl.emit("summary", None, **summary_dict(metrics, source))
+        if result.error:
+            jsonl.emit("error", None, message=str(result.error))
+    else:
+        sys.stdout.write(summary_text(metrics, source))
+        sys.stdout.flush()
+    if result.error:
+        print(f"asrx stream: error: {result.error}", file=sys.stderr)
+        return result.error.exit_code
+    if interrupted and not args.mic:
+        print("asrx stream: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if result.session.findings:
+        n = len(result.session.findings)
+        print(
+            f"asrx stream: error: the server broke the protocol ({n} finding{'s' * (n != 1)})",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

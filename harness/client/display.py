@@ -1,0 +1,140 @@
+"""How ``asrx stream`` shows a session: a live transcript, JSON lines, and a summary."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from typing import TextIO
+
+from harness.protocol.events import Confirmation, Event, Finding, Transcript
+from harness.protocol.metrics import DEFAULT_LATENESS_BOUND_MS, SessionMetrics, Summary, summarize
+
+
+class LiveTranscript:
+    """The current sentence rewritten in place; finished sentences kept above it.
+
+    On a terminal the rewrite moves the cursor up over the rows the previous hypothesis
+    wrapped onto (robust to scrolling, unlike the examples' cursor save/restore). Piped
+    output gets each sentence's final text once, on its own line.
+    """
+
+    def __init__(self, out: TextIO, tty: bool) -> None:
+        self.out = out
+        self.tty = tty
+        self.current = ""
+
+    def on_event(self, ev: Event, at: float) -> None:
+        if isinstance(ev, Transcript):
+            if ev.new_sentence and self.current:
+                self._finish_sentence()
+            self.current = ev.text
+            if self.tty:
+                self._rewrite(ev.text)
+        elif isinstance(ev, Confirmation):
+            self.finish()
+
+    def finish(self) -> None:
+        if self.current:
+            self._finish_sentence()
+
+    def _finish_sentence(self) -> None:
+        self.out.write("\n" if self.tty else self.current + "\n")
+        self.out.flush()
+        self.current = ""
+        self._rows = 1
+
+    _rows = 1
+
+    def _rewrite(self, text: str) -> None:
+        width = max(1, shutil.get_terminal_size().columns)
+        up = self._rows - 1
+        self.out.write((f"\033[{up}A" if up else "") + "\r\033[J" + text)
+        self.out.flush()
+        self._rows = max(1, math.ceil(len(text) / width))
+
+
+class JsonLines:
+    """One JSON object per line per event, times in ms since the connect started."""
+
+    def __init__(self, out: TextIO, t0: float) -> None:
+        self.out = out
+        self.t0 = t0
+        self.sentence = -1
+
+    def emit(self, event: str, at: float | None = None, **fields: object) -> None:
+        obj: dict[str, object] = {"event": event}
+        if at is not None:
+            obj["t_ms"] = round((at - self.t0) * 1000.0, 3)
+        obj.update(fields)
+        self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def on_event(self, ev: Event, at: float) -> None:
+        if isinstance(ev, Transcript):
+            if ev.new_sentence or self.sentence < 0:
+                self.sentence += 1
+            self.emit("transcript", at, sentence=self.sentence, text=ev.text, state=ev.state)
+        elif isinstance(ev, Confirmation):
+            self.emit("confirmed", at)
+        elif isinstance(ev, Finding):
+            self.emit("finding", at, rule=ev.rule, expected=ev.expected, seen=ev.seen)
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def _row(name: str, s: Summary) -> str:
+    return (
+        f"  {name:<26} n={s.count:<3} p50 {_fmt(s.p50):>6}  p90 {_fmt(s.p90):>6}  "
+        f"p95 {_fmt(s.p95):>6}  p99 {_fmt(s.p99):>6}  max {_fmt(s.max):>6} ms"
+    )
+
+
+def summary_dict(m: SessionMetrics, segments_from: str) -> dict[str, object]:
+    late = summarize(m.lateness_ms)
+    return {
+        "sentences": m.sentences,
+        "speech_segments": m.corpus_segments,
+        "segments_from": segments_from,
+        "segmentation_mismatch": m.segmentation_mismatch,
+        "connect_ms": m.connect_ms,
+        "first_partial_ms": m.first_partial_ms,
+        "sentence_ms": m.sentence_ms,
+        "close_ms": m.close_ms,
+        "send_lateness_ms": late.as_dict(),
+        "harness_saturated": bool(late.p99 is not None and late.p99 > DEFAULT_LATENESS_BOUND_MS),
+        **m.extra,
+    }
+
+
+def summary_text(m: SessionMetrics, segments_from: str) -> str:
+    lines = ["", "summary"]
+    segs = "?" if m.corpus_segments is None else str(m.corpus_segments)
+    lines.append(
+        f"  sentences                  {len(m.sentences)}"
+        f" (speech segments: {segs}, {segments_from})"
+    )
+    if m.segmentation_mismatch:
+        lines.append(
+            "  segmentation mismatch: server sentences != speech segments; "
+            "sentence latency not defined"
+        )
+    lines.append(f"  connect                    {_fmt(m.connect_ms)} ms")
+    per = "  ".join(f"#{i + 1} {_fmt(v)}" for i, v in enumerate(m.first_partial_ms)) or "-"
+    lines.append(f"  first partial latency      {per} ms")
+    per = "  ".join(f"#{i + 1} {_fmt(v)}" for i, v in enumerate(m.sentence_ms)) or "-"
+    lines.append(f"  sentence latency           {per} ms  (end of speech to final)")
+    lines.append(f"  close latency              {_fmt(m.close_ms)} ms")
+    late = summarize(m.lateness_ms)
+    lines.append(_row("send lateness", late))
+    health = (
+        "harness saturated: latencies untrusted"
+        if late.p99 is not None and late.p99 > DEFAULT_LATENESS_BOUND_MS
+        else "harness healthy"
+    )
+    lines.append(f"  {health} (p99 send lateness bound {DEFAULT_LATENESS_BOUND_MS:g} ms)")
+    for key, value in m.extra.items():
+        lines.append(f"  {key:<26} {value}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,72 @@
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.protocol.dialect import DEFAULT_DIALECT, Dialect
+from harness.protocol.events import Confirmation, Finding, Transcript
+from harness.protocol.messages import parse_server_message
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+payloads = (
+    st.binary(max_size=64)
+    | st.text(max_size=64)
+    | json_values.map(json.dumps)
+    | st.fixed_dictionaries({"text": json_values, "state": json_values}).map(json.dumps)
+    | st.fixed_dictionaries(
+        {"text": st.text(), "state": st.sampled_from(["", "NewSentence", "x"])}
+    ).map(json.dumps)
+)
+
+
+def rules(events):
+    return [e.rule for e in events if isinstance(e, Finding)]
+
+
+def test_well_formed_transcript() -> None:
+    assert parse_server_message('{"text": "hello", "state": "NewSentence"}', DEFAULT_DIALECT) == [
+        Transcript("hello", "NewSentence", True)
+    ]
+
+
+def test_confirmation_is_recognised_by_exact_text() -> None:
+    events = parse_server_message(
+        '{"text": "Confirm Close Connection", "state": ""}', DEFAULT_DIALECT
+    )
+    assert events == [Confirmation("")]
+
+
+def test_binary_frame_is_a_finding() -> None:
+    assert rules(parse_server_message(b"\x00\x01", DEFAULT_DIALECT)) == ["3.text-frame"]
+
+
+def test_non_json_and_non_object() -> None:
+    assert rules(parse_server_message("not json", DEFAULT_DIALECT)) == ["3.json"]
+    assert rules(parse_server_message("[1, 2]", DEFAULT_DIALECT)) == ["3.object"]
+
+
+def test_text_not_string_and_state_missing() -> None:
+    assert rules(parse_server_message('{"text": 5, "state": ""}', DEFAULT_DIALECT)) == ["3.text"]
+    events = parse_server_message('{"text": "hi"}', DEFAULT_DIALECT)
+    assert rules(events) == ["3.state"]
+    # the transcript is still delivered, so a client shows what the server said
+    assert Transcript("hi", "", False) in events
+
+
+def test_allowed_states_from_profile() -> None:
+    d = Dialect(allowed_states=frozenset({"NewSentence", "Sentence"}))
+    assert rules(parse_server_message('{"text": "a", "state": "Weird"}', d)) == ["3.state-allowed"]
+    assert rules(parse_server_message('{"text": "a", "state": "Sentence"}', d)) == []
+
+
+@given(payloads)
+def test_any_payload_yields_events_or_findings_and_never_raises(payload: str | bytes) -> None:
+    events = parse_server_message(payload, DEFAULT_DIALECT)
+    assert events, "every payload yields at least one event or finding"
+    assert all(isinstance(e, Transcript | Confirmation | Finding) for e in events)
