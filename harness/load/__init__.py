@@ -1,0 +1,1 @@
+"""Load testing: the gevent I/O adapter, the Locust users, run statistics, SLO gate, reports."""

@@ -1,0 +1,53 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.load.stats import LatencyHistogram, RunStats
+from harness.protocol.metrics import SessionMetrics
+
+values = st.lists(st.floats(0, 60_000, allow_nan=False), max_size=200)
+
+
+def test_percentiles_keep_three_significant_digits() -> None:
+    h = LatencyHistogram()
+    for ms in range(1, 1001):
+        h.record(float(ms))
+    assert h.count == 1000
+    assert h.percentile(50) == pytest.approx(500, rel=1e-3)
+    assert h.percentile(99) == pytest.approx(990, rel=1e-3)
+    assert h.max == pytest.approx(1000, rel=1e-3)
+
+
+@given(values, values)
+def test_merge_is_exact_and_survives_encoding(a: list[float], b: list[float]) -> None:
+    ha, hb, both = LatencyHistogram(), LatencyHistogram(), LatencyHistogram()
+    for v in a:
+        ha.record(v)
+        both.record(v)
+    for v in b:
+        hb.record(v)
+        both.record(v)
+    merged = LatencyHistogram.decode(ha.encode())
+    merged.merge(LatencyHistogram.decode(hb.encode()))
+    assert merged.count == len(a) + len(b)
+    assert merged.summary() == both.summary()
+
+
+def test_run_stats_round_trip_and_merge() -> None:
+    m = SessionMetrics(5.0, [100.0, 120.0], [300.0, None], 50.0, [0.5, 1.0], ["a", "b"], False, 2)
+    s1, s2 = RunStats(), RunStats()
+    s1.record_session(m)
+    s1.sessions_ok += 1
+    s2.record_session(m)
+    s2.record_failure("timeout")
+    s2.record_accuracy("u1", "en", "wer", "a b", "a", 1, 2)
+    total = RunStats.from_dict(s1.to_dict())
+    total.merge(RunStats.from_dict(s2.to_dict()))
+    assert total.sessions == 2
+    assert total.histograms["first_partial"].count == 4
+    assert total.histograms["sentence"].count == 2
+    assert total.failures["timeout"] == 1
+    assert total.error_ratio == pytest.approx(0.5)
+    assert total.pooled_error_rate() == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        total.record_failure("nonsense")
