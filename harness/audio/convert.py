@@ -152,7 +152,9 @@ def _iter_soundfile(p: Path, rate: int, block_frames: int) -> Iterator[bytes]:
 
 def _resample_blocks(blocks: Iterable[np.ndarray], rate: int) -> Iterator[bytes]:
     """Downmix (channel mean) and resample 2-D float blocks to 16 kHz s16le."""
-    resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
+    resampler = (
+        None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
+    )
     for block in blocks:
         mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block
         if resampler is not None:
