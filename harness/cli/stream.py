@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from harness.cli.main import EXIT_INTERRUPTED
@@ -14,6 +15,7 @@ from harness.client.aio import StreamResult, clock, stream
 from harness.client.display import JsonLines, LiveTranscript, summary_dict, summary_text
 from harness.client.sources import SegmentWatcher, file_frames, import_sounddevice, mic_frames
 from harness.client.target import Target, redact
+from harness.corpus import Utterance, load_corpus, score
 from harness.errors import HarnessError, UsageError
 from harness.protocol.audio import DEFAULT_FRAME_BYTES
 from harness.protocol.dialect import DEFAULT_DIALECT, load_profile
@@ -65,6 +67,19 @@ def add_parser(sub: Any) -> None:
         help="multiply every wait (open 10 s, confirm 10 s, close 5 s)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON event per line")
+    ref = p.add_mutually_exclusive_group()
+    ref.add_argument("--ref", metavar="TEXT", help="reference transcript: print WER (or CER)")
+    ref.add_argument(
+        "--corpus",
+        metavar="DIR",
+        help="corpus folder: FILE is one of its utterance "
+        "ids or audio files; its manifest gives the reference text and speech segments",
+    )
+    p.add_argument(
+        "--lang",
+        default="en",
+        help="language of --ref (default en; th, zh, ja, ... are scored by CER)",
+    )
     p.set_defaults(run=run)
 
 
@@ -100,9 +115,25 @@ def _redacted(exc: HarnessError, target: Target) -> HarnessError:
     return exc
 
 
+def _utterance(args: argparse.Namespace) -> Utterance | None:
+    """The corpus utterance FILE names, when ``--corpus`` is given."""
+    if not args.corpus:
+        return None
+    if args.mic:
+        raise UsageError("--corpus needs a FILE (an utterance id or audio file of the corpus)")
+    corpus = load_corpus(args.corpus)
+    wanted = Path(args.file).resolve()
+    for utt in corpus.utterances:
+        if args.file == utt.id or utt.audio == wanted:
+            args.file = str(utt.audio)
+            return utt
+    raise UsageError(f"{args.file} is neither an utterance id nor an audio file of {args.corpus}")
+
+
 async def _run(args: argparse.Namespace, target: Target) -> int:
     out = sys.stdout
     watcher = SegmentWatcher()
+    utt = _utterance(args)
     if args.mic:
         import_sounddevice()  # fail before connecting when the mic extra is missing
         frames: Any = (
@@ -155,7 +186,7 @@ async def _run(args: argparse.Namespace, target: Target) -> int:
         loop.remove_signal_handler(signal.SIGINT)
     if live:
         live.finish()
-    return _report(args, result, watcher.finish(), jsonl, interrupts > 0)
+    return _report(args, result, watcher.finish(), utt, jsonl, interrupts > 0)
 
 
 def _device(device: str | None) -> str | int | None:
@@ -165,13 +196,29 @@ def _device(device: str | None) -> str | int | None:
 def _report(
     args: argparse.Namespace,
     result: StreamResult,
-    segments: list[tuple[float, float]],
+    vad_segments: list[tuple[float, float]],
+    utt: Utterance | None,
     jsonl: JsonLines | None,
     interrupted: bool,
 ) -> int:
     tl = result.session.timeline
-    metrics = session_metrics(tl, segments)
-    source = "from the local VAD"
+    if utt is not None:
+        metrics = session_metrics(tl, utt.segments)
+        source = f"from the manifest of {args.corpus}"
+        reference, lang = utt.text, utt.lang
+    else:
+        metrics = session_metrics(tl, vad_segments)
+        source = "from the local VAD"
+        reference, lang = args.ref, args.lang
+    if reference is not None:
+        sc = score(reference, " ".join(metrics.sentences), lang)
+        metrics.extra["accuracy"] = {
+            "metric": sc.metric,
+            "rate": sc.rate,
+            "errors": sc.errors,
+            "units": sc.ref_units,
+            "reference": reference,
+        }
     if jsonl:
         if tl.closed_at is not None:
             jsonl.emit("closed", tl.closed_at, code=tl.close_code, reason=tl.close_reason)

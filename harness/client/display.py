@@ -135,6 +135,11 @@ def summary_text(m: SessionMetrics, segments_from: str) -> str:
         else "harness healthy"
     )
     lines.append(f"  {health} (p99 send lateness bound {DEFAULT_LATENESS_BOUND_MS:g} ms)")
-    for key, value in m.extra.items():
-        lines.append(f"  {key:<26} {value}")
+    acc = m.extra.get("accuracy")
+    if isinstance(acc, dict):
+        unit = "words" if acc["metric"] == "wer" else "characters"
+        lines.append(
+            f"  accuracy                   {acc['metric'].upper()} {acc['rate']:.1%}"
+            f" ({acc['errors']} errors in {acc['units']} reference {unit})"
+        )
     return "\n".join(lines) + "\n"

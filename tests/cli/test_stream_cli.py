@@ -269,3 +269,29 @@ def test_mic_without_sounddevice_or_portaudio() -> None:
     r = run_asrx("stream", "--mic", "--url", URL, env=KEY_ENV)
     assert r.returncode == 2
     one_error_line(r.stderr, hint)
+
+
+def test_corpus_utterance_uses_manifest_segments_and_scores(mini_server: MiniServer) -> None:
+    corpus = Path(__file__).resolve().parents[2] / "corpora" / "en-synth"
+    r = run_asrx("stream", "en-multi-01", "--corpus", str(corpus), "--url", mini_server.url,
+                 "--speed", "8", "--json", env=KEY_ENV)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.splitlines()[-1])
+    assert summary["segments_from"].startswith("from the manifest")
+    assert summary["speech_segments"] == 2
+    acc = summary["accuracy"]
+    assert acc["metric"] == "wer" and acc["units"] == 8 and acc["rate"] > 0  # placeholder words
+
+
+def test_ref_text_scores_the_transcript(mini_server: MiniServer) -> None:
+    r = run_asrx("stream", str(TWO_SENTENCES), "--url", mini_server.url, "--speed", "8",
+                 "--ref", "w0 w1 w2", env=KEY_ENV)
+    assert r.returncode == 0, r.stderr
+    assert "accuracy                   WER" in r.stdout
+
+
+def test_unknown_corpus_utterance(tmp_path: Path) -> None:
+    corpus = Path(__file__).resolve().parents[2] / "corpora" / "en-synth"
+    r = run_asrx("stream", "nope", "--corpus", str(corpus), "--url", URL, env=KEY_ENV)
+    assert r.returncode == 2
+    one_error_line(r.stderr, "neither an utterance id nor an audio file")
