@@ -9,17 +9,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.mini_server import MiniServer
+from harness.server.embedded import EmbeddedServer
 
 DATA = Path(__file__).parent / "data"
 TWO_SENTENCES = DATA / "two-sentences.flac"
 APIKEY = "test-key-5b1e"  # distinctive, so a leak shows up in any output
 
 
-@pytest.fixture
-def mini_server() -> Iterator[MiniServer]:
-    with MiniServer(apikey=APIKEY) as server:
+@pytest.fixture(scope="session")
+def reference_server() -> Iterator[EmbeddedServer]:
+    """One well-behaved reference server (synthetic engine) shared by the client tests."""
+    with EmbeddedServer(engine="synthetic", apikeys=[APIKEY]) as server:
         yield server
+
+
+def faulty_server(*faults: str, **kwargs: object) -> EmbeddedServer:
+    """A reference server with deliberate protocol defects (``asrx serve --list-faults``)."""
+    return EmbeddedServer(engine="synthetic", apikeys=[APIKEY], faults=faults, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture

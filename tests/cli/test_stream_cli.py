@@ -15,8 +15,8 @@ import pytest
 import trustme
 
 from harness.cli.main import build_parser, main
-from tests.conftest import APIKEY, TWO_SENTENCES, asrx_exe, run_asrx
-from tests.support.mini_server import MiniServer
+from harness.server.embedded import EmbeddedServer
+from tests.conftest import APIKEY, TWO_SENTENCES, asrx_exe, faulty_server, run_asrx
 
 KEY_ENV = {"ASRX_APIKEY": APIKEY}
 
@@ -30,13 +30,15 @@ def one_error_line(stderr: str, *needles: str) -> str:
     return lines[0]
 
 
-def test_two_sentence_file_prints_both_sentences_and_latencies(mini_server: MiniServer) -> None:
+def test_two_sentence_file_prints_both_sentences_and_latencies(
+    reference_server: EmbeddedServer,
+) -> None:
     r = run_asrx(
-        "stream", str(TWO_SENTENCES), "--url", mini_server.url, "--speed", "4", env=KEY_ENV
+        "stream", str(TWO_SENTENCES), "--url", reference_server.url, "--speed", "4", env=KEY_ENV
     )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    sentences = [ln for ln in lines if ln.startswith("w0")]
+    sentences = [ln for ln in lines if ln.startswith("word1")]
     assert len(sentences) == 2, r.stdout
     assert "sentences                  2 (speech segments: 2" in r.stdout
     first = next(ln for ln in lines if "first partial latency" in ln)
@@ -46,12 +48,12 @@ def test_two_sentence_file_prints_both_sentences_and_latencies(mini_server: Mini
     assert APIKEY not in r.stdout + r.stderr
 
 
-def test_json_output_parses_line_by_line(mini_server: MiniServer) -> None:
+def test_json_output_parses_line_by_line(reference_server: EmbeddedServer) -> None:
     r = run_asrx(
         "stream",
         str(TWO_SENTENCES),
         "--url",
-        mini_server.url,
+        reference_server.url,
         "--speed",
         "4",
         "--json",
@@ -68,12 +70,12 @@ def test_json_output_parses_line_by_line(mini_server: MiniServer) -> None:
     assert summary["harness_saturated"] is False
 
 
-def test_key_from_option_is_never_printed(mini_server: MiniServer) -> None:
+def test_key_from_option_is_never_printed(reference_server: EmbeddedServer) -> None:
     r = run_asrx(
         "stream",
         str(TWO_SENTENCES),
         "--url",
-        mini_server.url,
+        reference_server.url,
         "--apikey",
         APIKEY,
         "--speed",
@@ -184,9 +186,9 @@ def test_unknown_host() -> None:
     one_error_line(r.stderr, "unknown host no-such-host.invalid")
 
 
-def test_handshake_refused_prints_http_status(mini_server: MiniServer) -> None:
+def test_handshake_refused_prints_http_status(reference_server: EmbeddedServer) -> None:
     r = run_asrx(
-        "stream", str(TWO_SENTENCES), "--url", mini_server.url, env={"ASRX_APIKEY": "wrong"}
+        "stream", str(TWO_SENTENCES), "--url", reference_server.url, env={"ASRX_APIKEY": "wrong"}
     )
     assert r.returncode == 1
     one_error_line(r.stderr, "HTTP 401")
@@ -196,13 +198,11 @@ def test_handshake_refused_prints_http_status(mini_server: MiniServer) -> None:
 def test_tls_failure_and_success_with_ca_file(tmp_path: Path) -> None:
     ca = trustme.CA()
     cert = ca.issue_cert("localhost", "127.0.0.1")
-    import ssl
-
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(ctx)
-    ca_file = tmp_path / "ca.pem"
+    ca_file, cert_file, key_file = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    with MiniServer(apikey=APIKEY, ssl=ctx) as server:
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    with EmbeddedServer(apikeys=[APIKEY], tls_cert=str(cert_file), tls_key=str(key_file)) as server:
         assert server.url.startswith("wss://")
         bad = run_asrx("stream", str(TWO_SENTENCES), "--url", server.url, env=KEY_ENV)
         good = run_asrx(
@@ -222,7 +222,7 @@ def test_tls_failure_and_success_with_ca_file(tmp_path: Path) -> None:
 
 
 def test_no_confirmation_within_timeout() -> None:
-    with MiniServer(apikey=APIKEY, mode="never-confirm") as server:
+    with faulty_server("never-confirm") as server:
         r = run_asrx(
             "stream",
             str(TWO_SENTENCES),
@@ -239,10 +239,10 @@ def test_no_confirmation_within_timeout() -> None:
     assert "summary" in r.stdout  # what arrived is still shown
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_the_transcript(mini_server: MiniServer) -> None:
+def test_ctrl_c_stops_cleanly_and_keeps_the_transcript(reference_server: EmbeddedServer) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASRX_")} | KEY_ENV
     proc = subprocess.Popen(
-        [*asrx_exe(), "stream", str(TWO_SENTENCES), "--url", mini_server.url],
+        [*asrx_exe(), "stream", str(TWO_SENTENCES), "--url", reference_server.url],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -254,7 +254,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_transcript(mini_server: MiniServer) 
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == "asrx stream: interrupted"
-    assert "summary" in out and "w0" in out
+    assert "summary" in out and "word1" in out
 
 
 def test_mic_without_sounddevice_or_portaudio() -> None:
@@ -271,10 +271,22 @@ def test_mic_without_sounddevice_or_portaudio() -> None:
     one_error_line(r.stderr, hint)
 
 
-def test_corpus_utterance_uses_manifest_segments_and_scores(mini_server: MiniServer) -> None:
+def test_corpus_utterance_uses_manifest_segments_and_scores(
+    reference_server: EmbeddedServer,
+) -> None:
     corpus = Path(__file__).resolve().parents[2] / "corpora" / "en-synth"
-    r = run_asrx("stream", "en-multi-01", "--corpus", str(corpus), "--url", mini_server.url,
-                 "--speed", "8", "--json", env=KEY_ENV)
+    r = run_asrx(
+        "stream",
+        "en-multi-01",
+        "--corpus",
+        str(corpus),
+        "--url",
+        reference_server.url,
+        "--speed",
+        "8",
+        "--json",
+        env=KEY_ENV,
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.splitlines()[-1])
     assert summary["segments_from"].startswith("from the manifest")
@@ -283,9 +295,18 @@ def test_corpus_utterance_uses_manifest_segments_and_scores(mini_server: MiniSer
     assert acc["metric"] == "wer" and acc["units"] == 8 and acc["rate"] > 0  # placeholder words
 
 
-def test_ref_text_scores_the_transcript(mini_server: MiniServer) -> None:
-    r = run_asrx("stream", str(TWO_SENTENCES), "--url", mini_server.url, "--speed", "8",
-                 "--ref", "w0 w1 w2", env=KEY_ENV)
+def test_ref_text_scores_the_transcript(reference_server: EmbeddedServer) -> None:
+    r = run_asrx(
+        "stream",
+        str(TWO_SENTENCES),
+        "--url",
+        reference_server.url,
+        "--speed",
+        "8",
+        "--ref",
+        "word1 word2 word3",
+        env=KEY_ENV,
+    )
     assert r.returncode == 0, r.stderr
     assert "accuracy                   WER" in r.stdout
 
