@@ -18,6 +18,7 @@ opened → ``StreamResult.error`` with the timeline so far.
 
 from __future__ import annotations
 
+import contextlib
 import socket as _stdlib_socket
 import time
 from collections.abc import Iterable
@@ -79,10 +80,8 @@ class Connection:
                 if data:
                     self.sock.sendall(data)
                 else:  # the protocol asks for a half-close (after the closing handshake)
-                    try:
+                    with contextlib.suppress(OSError):
                         self.sock.shutdown(_stdlib_socket.SHUT_WR)
-                    except OSError:
-                        pass
 
     def send_binary(self, data: bytes) -> None:
         self.protocol.send_binary(data)
@@ -98,10 +97,8 @@ class Connection:
         return (rcvd.code, rcvd.reason) if rcvd is not None else None
 
     def abort(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
 
 def _host_port(url: str) -> tuple[str, int, str]:
@@ -167,10 +164,8 @@ def open_connection(target: Target, session: ClientSession) -> Connection:
 
 def _close(sock: socket.socket | None) -> None:
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.close()
-        except OSError:
-            pass
 
 
 def _read_response(conn: Connection) -> Response | None:
@@ -288,10 +283,8 @@ def _receive(conn: Connection, session: ClientSession, confirmed: gevent.event.E
             for sev in session.receive(message, at):
                 if isinstance(sev, Confirmation):
                     confirmed.set()
-        try:
+        with contextlib.suppress(OSError):
             conn.flush()  # close replies and pongs
-        except OSError:
-            pass
         if not data:
             break
     rcvd = conn.close_rcvd
