@@ -87,8 +87,9 @@ def test_lateness_bound_is_configurable() -> None:
 
 
 def test_no_completed_session_is_a_failed_run() -> None:
-    stats = make_stats(first_partial=(), sentence=(), close=(), lateness=(), ok=0,
-                       failures={"rejected": 3})
+    stats = make_stats(
+        first_partial=(), sentence=(), close=(), lateness=(), ok=0, failures={"rejected": 3}
+    )
     verdicts = evaluate(stats, SLO(p95_first_partial_ms=1000))
     run = by_name(verdicts)[RUN_VERDICT]
     assert not run.passed and "rejected" in run.reason

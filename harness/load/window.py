@@ -1,0 +1,61 @@
+"""Windows of a running ``RunStats``: what happened between two moments.
+
+The capacity ramp judges each step on that step's sessions only, and the report's
+time series shows each interval's percentiles. Both take a ``snapshot`` of the (merged)
+``RunStats`` and later ``subtract`` it from the then-current one. HdrHistogram has no
+subtraction, but its count arrays do: the difference of two cumulative histograms is
+exact, bucket by bucket, so a window's p95 is as precise as the whole run's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.load.stats import LatencyHistogram, RunStats
+
+
+def copy_histogram(hist: LatencyHistogram) -> LatencyHistogram:
+    out = LatencyHistogram()
+    if hist.count:
+        out.h.add(hist.h)
+    out.negative = hist.negative
+    return out
+
+
+def subtract_histogram(now: LatencyHistogram, before: LatencyHistogram) -> LatencyHistogram:
+    """The values recorded into ``now`` since it equalled ``before``."""
+    out = LatencyHistogram()
+    a = np.ctypeslib.as_array(now.h.counts).astype(np.int64)
+    b = np.ctypeslib.as_array(before.h.counts).astype(np.int64)
+    diff = a - b
+    for index in np.flatnonzero(diff > 0):
+        out.h.record_value(now.h.get_value_from_index(int(index)), int(diff[index]))
+    out.negative = max(now.negative - before.negative, 0)
+    return out
+
+
+def snapshot(stats: RunStats) -> RunStats:
+    """A deep copy of the parts a window needs (histograms, counters, session counts)."""
+    copy = RunStats()
+    copy.histograms = {n: copy_histogram(h) for n, h in stats.histograms.items()}
+    copy.failures.update(stats.failures)
+    copy.sessions = stats.sessions
+    copy.sessions_ok = stats.sessions_ok
+    return copy
+
+
+def subtract(now: RunStats, before: RunStats) -> RunStats:
+    """What ``now`` gained since ``before`` (accuracy is not windowed: kept from ``now``)."""
+    out = RunStats()
+    for name, hist in now.histograms.items():
+        base = before.histograms.get(name)
+        out.histograms[name] = (
+            subtract_histogram(hist, base) if base is not None else copy_histogram(hist)
+        )
+    out.failures.update(now.failures)
+    out.failures.subtract(before.failures)
+    out.failures = +out.failures  # drop zero and negative counts
+    out.sessions = now.sessions - before.sessions
+    out.sessions_ok = now.sessions_ok - before.sessions_ok
+    out.accuracy = now.accuracy
+    return out

@@ -1,0 +1,175 @@
+"""The run summary JSON and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+from harness.load.report import build_summary, render_html, write_reports
+from harness.load.slo import SLO, evaluate
+from harness.load.stats import LatencyHistogram, RunStats
+from harness.load.window import snapshot, subtract
+from tests.load.test_slo import make_stats
+
+SECRET = "sk-report-secret-77"
+SECTIONS = {
+    "verdicts",
+    "percentiles",
+    "distribution",
+    "over-time",
+    "capacity",
+    "accuracy",
+    "health",
+    "failures",
+    "settings",
+}
+
+
+class Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.urls: list[str] = []
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name == "id" and value:
+                self.ids.add(value)
+            if name in ("src", "href", "xlink:href") and value:
+                self.urls.append(value)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def capacity_block() -> dict:
+    step = {
+        "step": 1,
+        "users": 2,
+        "start_s": 0.0,
+        "end_s": 10.0,
+        "sessions_ok": 4,
+        "failures": 0,
+        "error_ratio": 0.0,
+        "first_partial": {"p50": 100.0, "p95": 150.0},
+        "sentence": {"p50": 300.0, "p95": 400.0},
+        "lateness_p99_ms": 0.4,
+        "held": True,
+        "breaches": [],
+    }
+    step2 = dict(step, step=2, users=4, held=False, breaches=["p95_first_partial_ms: 900 > 500"])
+    return {
+        "steps": [step, step2],
+        "highest_held_users": 2,
+        "highest_held_step": 1,
+        "stopped_reason": "step 2 (4 users) broke p95_first_partial_ms",
+    }
+
+
+def summary_for(stats: RunStats, slo: SLO) -> dict:
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    return build_summary(
+        stats=stats,
+        slo=slo,
+        verdicts=evaluate(stats, slo),
+        settings={
+            "host": f"wss://asr.example/?apikey={SECRET}",
+            "asrx_apikey": SECRET,
+            "num_users": 4,
+            "tags": ["a", SECRET],
+        },
+        apikey=SECRET,
+        started_at=start,
+        ended_at=start + dt.timedelta(seconds=30),
+        timeseries=[
+            {
+                "t_s": 2.0,
+                "users": 2,
+                "first_partial": {"p50": 90.0, "p95": 120.0},
+                "sentence": {"p95": 300.0},
+                "send_lateness": {"p99": 0.5},
+            },
+            {
+                "t_s": 4.0,
+                "users": 4,
+                "first_partial": {"p50": 95.0, "p95": 140.0},
+                "sentence": {"p95": 320.0},
+                "send_lateness": {"p99": 0.7},
+            },
+        ],
+        capacity=capacity_block(),
+        locust_html="reports/locust.html",
+    )
+
+
+def test_report_has_every_section_and_no_external_reference() -> None:
+    page = Page()
+    page.feed(render_html(summary_for(make_stats(), SLO(p95_first_partial_ms=1000))))
+    assert page.ids >= SECTIONS, SECTIONS - page.ids
+    assert all("://" not in url for url in page.urls), page.urls
+    assert not {"script", "link", "img", "iframe"} & set(page.tags)
+    assert page.tags.count("svg") >= 5 + 3 + 1  # distributions, over time, capacity
+
+
+def test_report_shows_reference_beside_hypothesis_and_step_table() -> None:
+    html = render_html(summary_for(make_stats(), SLO()))
+    assert '<td class="text">hello world</td>\n' not in html  # cells are adjacent
+    assert '<td class="text">hello world</td><td class="text">hello word</td>' in html
+    assert "Highest step that held: <b>2</b> users" in html
+    assert "p95_first_partial_ms: 900 &gt; 500" in html
+
+
+def test_summary_is_machine_readable(tmp_path: Path) -> None:
+    slo = SLO(p95_first_partial_ms=0.001)
+    summary = summary_for(make_stats(), slo)
+    json_path, html_path = write_reports(summary, tmp_path, "20260101T000000Z", SECRET)
+    data = json.loads(json_path.read_text())
+    assert data["exit_code"] == 3 and data["passed"] is False
+    assert {v["name"] for v in data["verdicts"]} >= {"p95_first_partial_ms"}
+    assert data["percentiles"]["first_partial"]["count"] == 4
+    assert abs(data["percentiles"]["first_partial"]["p95"] - 200.0) < 0.2
+    assert data["harness_health"]["saturated"] is False
+    assert data["accuracy"]["utterances"][0]["reference"] == "hello world"
+    assert data["capacity"]["highest_held_users"] == 2
+    assert (tmp_path / "asrx-summary.json").read_text() == json_path.read_text()
+    assert (tmp_path / "asrx-report.html").read_text() == html_path.read_text()
+
+
+def test_key_never_in_summary_or_report(tmp_path: Path) -> None:
+    summary = summary_for(make_stats(), SLO())
+    json_path, html_path = write_reports(summary, tmp_path, "x", SECRET)
+    for path in (json_path, html_path):
+        assert SECRET not in path.read_text(), path
+    assert summary["settings"]["asrx_apikey"] == "***"
+
+
+def test_empty_run_still_renders() -> None:
+    stats = RunStats()
+    summary = build_summary(stats=stats, slo=SLO(), verdicts=evaluate(stats, SLO()), settings={})
+    page = Page()
+    page.feed(render_html(summary))
+    assert page.ids >= SECTIONS
+    assert summary["exit_code"] == 1
+
+
+def test_window_subtracts_exactly() -> None:
+    stats = make_stats()
+    before = snapshot(stats)
+    for v in (1000, 2000, 3000):
+        stats.histograms["first_partial"].record(v)
+    stats.sessions_ok += 2
+    stats.failures["timeout"] += 1
+    window = subtract(stats, before)
+    fp = window.histograms["first_partial"]
+    fresh = LatencyHistogram()
+    for v in (1000, 2000, 3000):
+        fresh.record(v)
+    assert fp.count == 3 and fp.summary() == fresh.summary()
+    assert window.histograms["sentence"].count == 0
+    assert window.sessions_ok == 2 and dict(window.failures) == {"timeout": 1}
+    assert before.histograms["first_partial"].count == 4  # the snapshot is a copy
