@@ -7,10 +7,16 @@ what was required. The ids start with the PROTOCOL.md section they come from.
 from __future__ import annotations
 
 RULES: dict[str, str] = {
+    "1.handshake": "a handshake with a valid apikey is answered with HTTP 101",
+    "1.tls": "over wss:// the handshake succeeds with the server certificate verified",
     "1.auth": "a missing, empty or wrong apikey must not yield a working session",
     "1.auth-strict": "strict: an unauthenticated handshake is answered with HTTP 401 or 403",
     "1.auth-close": "lenient: an accepted unauthenticated session is closed with 1008 or "
     "4000-4999 within 2 s, before any transcript",
+    "2.any-frame-size": "audio in frames of any size (odd-length, 2-byte, 64 KiB) is "
+    "transcribed and the session closes normally",
+    "2.pacing": "audio sent faster than real time, or paused mid-stream, is transcribed and "
+    "the session closes normally",
     "3.text-frame": "every server message is a text frame",
     "3.json": "every server message holds valid UTF-8 JSON",
     "3.object": "every server message is a JSON object",

@@ -1,0 +1,164 @@
+"""The suite's options (``--asrx-*``, env ``ASRX_*``) as one frozen ``SuiteSettings``.
+
+Every option has an environment fallback, as in pytest-httpserver; the command line wins.
+``settings_from_config`` raises ``UsageError`` with one line for a bad value.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harness.client.target import check_url
+from harness.errors import UsageError
+from harness.protocol.dialect import DEFAULT_DIALECT, Dialect, load_profile
+from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
+
+ENGINES = ("synthetic", "pocketsphinx")
+DEFAULT_SPEED = 2.0
+
+#: option dest -> (flag, env var, help). One table, so the README and --help agree.
+OPTIONS: dict[str, tuple[str, str, str]] = {
+    "asrx_url": (
+        "--asrx-url",
+        "ASRX_URL",
+        "ws:// or wss:// URL of the server under test (default: start the embedded "
+        "reference server on a free loopback port)",
+    ),
+    "asrx_apikey": ("--asrx-apikey", "ASRX_APIKEY", "a valid apikey for --asrx-url"),
+    "asrx_corpus": (
+        "--asrx-corpus",
+        "ASRX_CORPUS",
+        "corpus folder (manifest.jsonl + .pcm) streamed by the checks (default: corpora/en-synth)",
+    ),
+    "asrx_strict": (
+        "--asrx-strict",
+        "ASRX_STRICT",
+        "strict grading: NON-STRICT results fail (PROTOCOL.md: lenient by default)",
+    ),
+    "asrx_timeout_scale": (
+        "--asrx-timeout-scale",
+        "ASRX_TIMEOUT_SCALE",
+        "multiply every wait (open 10 s, confirm 10 s, close 5 s, reject-close 2 s, ...) "
+        "by this factor (default 1)",
+    ),
+    "asrx_ca_file": (
+        "--asrx-ca-file",
+        "ASRX_CA_FILE",
+        "PEM CA bundle to verify a wss:// server with (default: system CAs)",
+    ),
+    "asrx_profile": (
+        "--asrx-profile",
+        "ASRX_PROFILE",
+        "dialect TOML profile (path, key header, end-of-stream, states)",
+    ),
+    "asrx_report": (
+        "--asrx-report",
+        "ASRX_REPORT",
+        "write a self-contained HTML report to this path",
+    ),
+    "asrx_speed": (
+        "--asrx-speed",
+        "ASRX_SPEED",
+        f"pacing of checks where real time does not matter, as a multiple of real time "
+        f"(default {DEFAULT_SPEED:g})",
+    ),
+    "asrx_engine": (
+        "--asrx-engine",
+        "ASRX_ENGINE",
+        "engine of the embedded reference server: synthetic (default, fast, placeholder "
+        "words) or pocketsphinx (real recognition, slow)",
+    ),
+}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("asrx", "asrx conformance suite")
+    for dest, (flag, env, text) in OPTIONS.items():
+        if dest == "asrx_strict":
+            group.addoption(flag, dest=dest, action="store_true", default=None, help=text)
+        else:
+            group.addoption(flag, dest=dest, default=None, metavar="VALUE", help=f"{text} [{env}]")
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    url: str | None = None
+    apikey: str | None = field(default=None, repr=False)
+    corpus_dir: Path | None = None
+    strict: bool = False
+    timeout_scale: float = 1.0
+    ca_file: str | None = None
+    profile: str | None = None
+    dialect: Dialect = DEFAULT_DIALECT
+    report: Path | None = None
+    speed: float = DEFAULT_SPEED
+    engine: str = "synthetic"
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return DEFAULT_TIMEOUTS.scaled(self.timeout_scale)
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+
+def _raw(config: pytest.Config, dest: str) -> str | None:
+    value = config.getoption(dest, default=None)
+    if value is None:
+        value = os.environ.get(OPTIONS[dest][1]) or None
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _positive(flag: str, raw: str | None, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{flag} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise UsageError(f"{flag} must be > 0, got {raw!r}")
+    return value
+
+
+def settings_from_config(config: pytest.Config) -> SuiteSettings:
+    """The settings, or ``UsageError`` naming the bad option."""
+    url = _raw(config, "asrx_url")
+    apikey = _raw(config, "asrx_apikey")
+    if url is not None:
+        check_url(url)
+        if not apikey:
+            raise UsageError("--asrx-url needs a valid key: --asrx-apikey or ASRX_APIKEY")
+    strict_flag = config.getoption("asrx_strict", default=None)
+    strict_env = os.environ.get("ASRX_STRICT", "").strip().lower()
+    strict = bool(strict_flag) or strict_env in ("1", "true", "yes", "on")
+    corpus = _raw(config, "asrx_corpus")
+    if corpus is not None and not (Path(corpus) / "manifest.jsonl").is_file():
+        raise UsageError(f"--asrx-corpus {corpus}: no manifest.jsonl in that folder")
+    ca_file = _raw(config, "asrx_ca_file")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise UsageError(f"--asrx-ca-file {ca_file}: no such file")
+    profile = _raw(config, "asrx_profile")
+    dialect = load_profile(profile) if profile else DEFAULT_DIALECT
+    engine = _raw(config, "asrx_engine") or "synthetic"
+    if engine not in ENGINES:
+        raise UsageError(f"--asrx-engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    report = _raw(config, "asrx_report")
+    return SuiteSettings(
+        url=url,
+        apikey=apikey,
+        corpus_dir=Path(corpus).resolve() if corpus else None,
+        strict=strict,
+        timeout_scale=_positive("--asrx-timeout-scale", _raw(config, "asrx_timeout_scale"), 1.0),
+        ca_file=ca_file,
+        profile=profile,
+        dialect=dialect,
+        report=Path(report) if report else None,
+        speed=_positive("--asrx-speed", _raw(config, "asrx_speed"), DEFAULT_SPEED),
+        engine=engine,
+    )
