@@ -13,7 +13,5 @@ from harness.conformance import plugin
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    if not pluginmanager.has_plugin(plugin.PLUGIN_NAME) and not pluginmanager.is_registered(
-        plugin
-    ):
+    if not pluginmanager.has_plugin(plugin.PLUGIN_NAME) and not pluginmanager.is_registered(plugin):
         pluginmanager.register(plugin, plugin.PLUGIN_NAME)

@@ -29,6 +29,7 @@ import pytest
 from harness.client.aio import open_connection
 from harness.client.target import Target, redact
 from harness.conformance.grading import PROP_RULE, Grader
+from harness.conformance.probes import SessionRun, run_many
 from harness.conformance.settings import SuiteSettings, add_options, settings_from_config
 from harness.corpus import Corpus, Utterance, default_corpus_dir, load_corpus
 from harness.errors import HarnessError, UsageError
@@ -45,6 +46,7 @@ class _PluginState:
     secrets: set[str] = field(default_factory=set)
     results: list[dict[str, Any]] = field(default_factory=list)
     target_url: str = ""
+    corpus: Corpus | None = None
     started: float = field(default_factory=time.time)
 
 
@@ -122,8 +124,9 @@ class _ReportCollector:
                 "when": report.when,
                 "outcome": report.outcome,
                 "duration": report.duration,
-                "properties": [(k, _redact(str(v), self.config)) for k, v in
-                               report.user_properties],
+                "properties": [
+                    (k, _redact(str(v), self.config)) for k, v in report.user_properties
+                ],
                 "message": text,
             }
         )
@@ -136,8 +139,9 @@ class _ReportCollector:
         write_report(
             self.path,
             state.results,
-            target=_redact(state.target_url or (settings.url or "embedded reference server"),
-                           self.config),
+            target=_redact(
+                state.target_url or (settings.url or "embedded reference server"), self.config
+            ),
             strict=settings.strict,
             started=state.started,
         )
@@ -289,6 +293,33 @@ def asrx_corpus(asrx_settings: SuiteSettings) -> Corpus:
         raise
 
 
+def collection_corpus(config: pytest.Config) -> Corpus:
+    """The corpus at collection time, for checks parametrized by utterance."""
+    state = _state(config)
+    corpus = state.corpus
+    if corpus is None:
+        try:
+            settings = state.settings or settings_from_config(config)
+            corpus = load_corpus(settings.corpus_dir or default_corpus_dir("en"))
+        except HarnessError as exc:
+            raise pytest.UsageError(f"asrx: {exc}") from None
+        state.corpus = corpus
+    return corpus
+
+
+def corpus_run(asrx: Suite) -> dict[str, SessionRun]:
+    """Every corpus utterance streamed once (at ``--asrx-speed``, 4 sessions at a time),
+    shared by the schema and sentence checks."""
+    utterances = asrx.corpus.utterances
+    speed = asrx.settings.speed
+
+    async def all_of_them() -> dict[str, SessionRun]:
+        runs = await run_many(asrx.target, [(u.pcm(), speed) for u in utterances])
+        return {u.id: r for u, r in zip(utterances, runs, strict=True)}
+
+    return asrx.cached("corpus", all_of_them)
+
+
 class Suite:
     """What a check needs: settings, target, corpus, and session runs shared by checks."""
 
@@ -328,8 +359,7 @@ class Suite:
         return sorted(quiet, key=lambda u: ("silence" not in u.id, u.duration_ms))[0]
 
     def _pick(self, pred: Callable[[Utterance], bool], what: str) -> Utterance:
-        found = sorted((u for u in self.corpus.utterances if pred(u)),
-                       key=lambda u: u.duration_ms)
+        found = sorted((u for u in self.corpus.utterances if pred(u)), key=lambda u: u.duration_ms)
         if not found:
             pytest.skip(f"the corpus has no utterance with {what}")
         return found[0]

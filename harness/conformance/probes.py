@@ -22,7 +22,6 @@ from websockets.exceptions import ConnectionClosed
 from harness.client.aio import StreamResult, _await_closing, open_connection, stream
 from harness.client.target import Target
 from harness.errors import (
-    ConnectionDropped,
     HandshakeRejected,
     HarnessError,
     SessionTimeout,
@@ -65,8 +64,9 @@ class SessionRun:
     def findings(self) -> list[Finding]:
         if self.result is None:
             return [
-                Finding("3.error-reply", "a session to open (the server stays up)",
-                        str(self.open_error))
+                Finding(
+                    "3.error-reply", "a session to open (the server stays up)", str(self.open_error)
+                )
             ]
         return self.result.session.findings + error_findings(self.result)
 
@@ -87,14 +87,15 @@ def error_findings(result: StreamResult) -> list[Finding]:
             out.append(Finding("4.close-in-time", f"confirmation within {err.seconds:g} s", seen))
         elif "close" in err.what:
             out.append(
-                Finding("4.close-in-time", f"close within {err.seconds:g} s of the confirmation",
-                        str(err))
+                Finding(
+                    "4.close-in-time",
+                    f"close within {err.seconds:g} s of the confirmation",
+                    str(err),
+                )
             )
         else:
             out.append(Finding("3.error-reply", "the server to keep reading audio", str(err)))
-    elif isinstance(err, ConnectionDropped):
-        out.append(Finding("4.confirm", "one confirmation after end-of-stream", str(err)))
-    elif err is not None:
+    elif err is not None:  # ConnectionDropped: closed or dropped before confirming
         out.append(Finding("4.confirm", "one confirmation after end-of-stream", str(err)))
     out += late_final_findings(result.session)
     return out
@@ -135,8 +136,9 @@ async def run_session(
         return SessionRun(open_error=exc)
 
 
-async def run_many(target: Target, jobs: Sequence[tuple[bytes, float | None]],
-                   concurrency: int = 4) -> list[SessionRun]:
+async def run_many(
+    target: Target, jobs: Sequence[tuple[bytes, float | None]], concurrency: int = 4
+) -> list[SessionRun]:
     """Several sessions at once (at most ``concurrency``), results in order."""
     gate = asyncio.Semaphore(concurrency)
 
@@ -214,8 +216,11 @@ class RawSession:
                 return False
             except TimeoutError:
                 self.extra.append(
-                    Finding("3.error-reply", "the server to keep reading",
-                            f"sending a frame took over {self.t.send:g} s")
+                    Finding(
+                        "3.error-reply",
+                        "the server to keep reading",
+                        f"sending a frame took over {self.t.send:g} s",
+                    )
                 )
                 return False
             if self.session.state is State.STREAMING:
@@ -306,13 +311,19 @@ async def unauthenticated_findings(target: Target, pcm: bytes) -> list[Finding]:
     said = [m for m in tl.messages if m.text or m.confirmation]
     if said:
         out.append(
-            Finding("1.auth", "no transcript on an unauthenticated session",
-                    f"{len(said)} message(s), first: {quote(said[0].text)}")
+            Finding(
+                "1.auth",
+                "no transcript on an unauthenticated session",
+                f"{len(said)} message(s), first: {quote(said[0].text)}",
+            )
         )
     if not closed:
         out.append(
-            Finding("1.auth-close", f"a close with 1008 or 4000-4999 within {window:g} s",
-                    f"HTTP 101, then the session still open after {window:g} s")
+            Finding(
+                "1.auth-close",
+                f"a close with 1008 or 4000-4999 within {window:g} s",
+                f"HTTP 101, then the session still open after {window:g} s",
+            )
         )
     elif tl.close_code not in AUTH_CLOSE_CODES:
         code = "no close frame" if tl.close_code is None else f"close code {tl.close_code}"
@@ -322,8 +333,11 @@ async def unauthenticated_findings(target: Target, pcm: bytes) -> list[Finding]:
     elif not out:
         after = (tl.closed_at or 0.0) - raw.opened_at
         out.append(
-            Finding("1.auth-strict", strict_expected,
-                    f"HTTP 101, then close {tl.close_code} after {after:.2f} s",
-                    strict_only=True)
+            Finding(
+                "1.auth-strict",
+                strict_expected,
+                f"HTTP 101, then close {tl.close_code} after {after:.2f} s",
+                strict_only=True,
+            )
         )
     return out

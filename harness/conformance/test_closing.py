@@ -45,12 +45,18 @@ def test_final_text_before_confirmation(asrx: Suite, asrx_grade: Grader, scenari
     found = _of(run, "4.final-before-confirm")
     session = run.session
     if scenario != "no-audio" and session is not None and session.confirmed:
-        before = [m for m in session.timeline.messages if m.text and not m.confirmation
-                  and m.at <= (session.timeline.confirmed_at or 0.0)]
+        before = [
+            m
+            for m in session.timeline.messages
+            if m.text and not m.confirmation and m.at <= (session.timeline.confirmed_at or 0.0)
+        ]
         if not before:
             found.append(
-                Finding("4.final-before-confirm", "the speech's text before the confirmation",
-                        "no message with text before it")
+                Finding(
+                    "4.final-before-confirm",
+                    "the speech's text before the confirmation",
+                    "no message with text before it",
+                )
             )
     asrx_grade.check(found, context=scenario)
 
