@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -107,10 +108,14 @@ def build_summary(
     capacity: Mapping[str, Any] | None = None,
     interrupted: bool = False,
     locust_html: str | None = None,
+    code: int | None = None,
 ) -> dict[str, Any]:
-    """Everything the run produced, JSON-able, with the key redacted."""
+    """Everything the run produced, JSON-able, with the key redacted.
+
+    ``code`` is the gate's exit code when it is not the verdicts' own (a capacity run).
+    """
     ended = ended_at or dt.datetime.now(dt.UTC)
-    code = exit_code(verdicts)
+    code = exit_code(verdicts) if code is None else code
     lateness = stats.histograms["send_lateness"]
     summary: dict[str, Any] = {
         "schema": SCHEMA,
@@ -491,3 +496,10 @@ def write_reports(
         tmp.write_text(content, encoding="utf-8")
         tmp.replace(path)
     return json_path, html_path
+
+
+# ``locustfiles/stream.py`` imports this module for its side effect: under the locust
+# command (locust.main already loaded) that installs the gate's options and listeners.
+# Elsewhere (tests, a re-render) it stays a plain module: no locust, no monkey-patching.
+if "locust.main" in sys.modules:
+    from harness.load import gate  # noqa: E402, F401
