@@ -30,7 +30,7 @@ import gevent.event
 import gevent.lock
 from gevent import socket, ssl
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHandshake, InvalidState, InvalidStatus
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
@@ -212,7 +212,8 @@ def stream(
         _await_closing(conn, receiver, confirmed, target, result)
     except TimeoutError:
         result.error = SessionTimeout("sending audio", t.send)
-    except OSError:
+    except (OSError, InvalidState):
+        # InvalidState: the receiver saw the connection end while this greenlet slept.
         result.error = _dropped(conn, "while audio was being sent")
     finally:
         if not receiver.dead:

@@ -73,6 +73,10 @@ from harness.timeouts import DEFAULT_TIMEOUTS
 log = logging.getLogger("asrx.load")
 
 REQUEST_TYPE = "ASRX"
+#: After a session that never opened, a user waits this long, doubling up to the maximum
+#: while refusals continue: a dead server is not hammered in a tight loop.
+REFUSAL_BACKOFF_S = 0.05
+REFUSAL_BACKOFF_MAX_S = 2.0
 ORDERS = ("round-robin", "random")
 ENGINES = ("synthetic", "pocketsphinx")
 #: Exit codes this module sets (the same as ``harness.load.slo``'s).
@@ -394,10 +398,9 @@ def _on_abort_message(environment: Environment, msg: Any, **_: Any) -> None:
 def classify(result: gevent_client.StreamResult, metrics: SessionMetrics) -> AsrxFailure | None:
     """The failure kind of a session that opened, or None when it went right."""
     session = result.session
-    strict = [f for f in session.findings if not f.strict_only]
-    if strict:
-        return AsrxFailure("schema_violation", str(strict[0]))
     err = result.error
+    # The error first: a dropped connection also breaks the close-code rule, but what
+    # happened is the drop.
     if isinstance(err, ConnectionDropped):
         if err.code == 1008 and not session.timeline.messages:
             return AsrxFailure("rejected", f"{err} (closed as unauthenticated)")
@@ -406,6 +409,9 @@ def classify(result: gevent_client.StreamResult, metrics: SessionMetrics) -> Asr
         return AsrxFailure("timeout", str(err))
     if err is not None:
         return AsrxFailure("dropped", str(err))
+    strict = [f for f in session.findings if not f.strict_only]
+    if strict:
+        return AsrxFailure("schema_violation", str(strict[0]))
     if metrics.segmentation_mismatch:
         return AsrxFailure(
             "segmentation_mismatch",
@@ -434,6 +440,7 @@ class AsrxClient:
         self.speed = opts.asrx_speed if opts else 1.0
         self.max_refusals = opts.asrx_max_refusals if opts else 10
         self.target = self._target(host, opts)
+        self.backoff = 0.0
 
     def _target(self, host: str, opts: Any) -> Target:
         key = (opts.asrx_apikey if opts else None) or None
@@ -479,8 +486,11 @@ class AsrxClient:
             self.fire("connect", (time.monotonic() - started) * 1000.0, exc=failure)
             self.state.stats.record_failure(failure.kind)
             self._refused(failure)
+            self.backoff = min(REFUSAL_BACKOFF_MAX_S, max(REFUSAL_BACKOFF_S, 2 * self.backoff))
+            gevent.sleep(self.backoff)
             return
         ended = time.monotonic()
+        self.backoff = 0.0
         self.state.refusals_in_a_row = 0
         self.state.sessions_opened += 1
         tl = session.timeline
