@@ -183,3 +183,25 @@ def test_silence_session_counts_audio(synthetic_server: EmbeddedServer) -> None:
     run(stream(synthetic_server.url, KEY, silence(1000)))
     after = metric(synthetic_server.http_url, "asrx_audio_seconds_total")
     assert after - before == pytest.approx(1.0)
+
+
+def test_failed_upgrade_gives_its_slot_back() -> None:
+    import urllib.request
+
+    with EmbeddedServer(apikeys=[KEY], extra_args=["--max-sessions", "1"]) as server:
+        plain = urllib.request.Request(
+            server.url.replace("ws://", "http://"), headers={"apikey": KEY}
+        )
+        assert http_get_request(plain) == 426  # a plain GET on /asrx: no upgrade
+        assert handshake_status(server.url, KEY) == 101, "the failed upgrade kept its slot"
+
+
+def http_get_request(request: object) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:  # type: ignore[arg-type]
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
