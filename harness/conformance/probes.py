@@ -72,7 +72,7 @@ class SessionRun:
 
     def texts(self) -> list[str]:
         s = self.session
-        return [m.text for m in s.timeline.messages if m.text] if s else []
+        return [m.text for m in s.timeline.messages if m.text and not m.confirmation] if s else []
 
 
 def error_findings(result: StreamResult) -> list[Finding]:
