@@ -77,7 +77,7 @@ def check_plan(environment: Any, **_: Any) -> None:
         try:
             plan_from_options(environment.parsed_options)
         except UsageError as exc:
-            gate.fail_usage(exc)
+            gate.fail_usage(exc, environment)
 
 
 class StepRampShape(LoadTestShape):

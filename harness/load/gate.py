@@ -109,8 +109,16 @@ def key_attr(key: str) -> str:
     return "slo_" + key
 
 
-def fail_usage(exc: UsageError) -> None:
-    """One line on stderr and exit 2 (before any user starts)."""
+def fail_usage(exc: UsageError, environment: Environment | None = None) -> None:
+    """One line on stderr and exit 2 (before any user starts).
+
+    ``quitting`` does not fire on this path, so an embedded server the asrx user
+    already started at ``init`` is stopped here rather than left running.
+    """
+    server = getattr(getattr(environment, "asrx", None), "server", None)
+    if server is not None:
+        server.close()
+        environment.asrx.server = None  # type: ignore[union-attr]
     sys.stderr.write(f"asrx: {exc}\n")
     sys.stderr.flush()
     sys.exit(slo.EXIT_USAGE)
@@ -146,7 +154,7 @@ def on_init(environment: Environment, **_kw: Any) -> None:
     try:
         objectives = slo_from_options(environment.parsed_options)
     except UsageError as exc:
-        fail_usage(exc)
+        fail_usage(exc, environment)
         return
     environment.asrx_gate = GateState(objectives)  # type: ignore[attr-defined]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,69 @@ def test_bad_option_value() -> None:
 def test_option_and_env_names() -> None:
     assert slo_mod.option_name("p95_first_partial_ms") == "--slo-p95-first-partial-ms"
     assert slo_mod.env_name("max_error_ratio") == "ASRX_SLO_MAX_ERROR_RATIO"
+
+
+# -- the gate in a real Locust run -------------------------------------------------------
+RUN = ("--headless", "-u", "2", "-r", "2", "-t", "8s")
+
+
+def gated_run(tmp_path: Path, *args: str, **env: str) -> tuple[int, str, dict | None]:
+    from tests.load.runs import clean_env, run_locust
+
+    proc = run_locust(
+        *RUN,
+        "--asrx-report-dir",
+        str(tmp_path / "reports"),
+        *args,
+        env=clean_env(**env),
+        cwd=tmp_path,
+        timeout=90,
+    )
+    summary_path = tmp_path / "reports" / "asrx-summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    return proc.returncode, proc.stdout + proc.stderr, summary
+
+
+@pytest.mark.slow
+def test_gate_fails_an_impossible_slo(tmp_path: Path) -> None:
+    code, out, summary = gated_run(tmp_path, "--slo-p95-first-partial-ms", "0.001")
+    assert code == EXIT_SLO_BREACHED, out[-3000:]
+    assert summary is not None and summary["exit_code"] == EXIT_SLO_BREACHED
+    failed = [v["name"] for v in summary["verdicts"] if not v["passed"]]
+    assert failed == ["p95_first_partial_ms"], summary["verdicts"]
+    assert "asrx gate: FAIL (exit 3: SLO breached)" in out
+
+
+@pytest.mark.slow
+def test_gate_passes_a_reasonable_slo_from_pyproject_and_env(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.asrx.slo]\np95_first_partial_ms = 5000\np95_sentence_ms = 0.001\n"
+    )
+    code, out, summary = gated_run(
+        tmp_path, "--slo-max-error-ratio", "0.5", ASRX_SLO_P95_SENTENCE_MS="8000"
+    )
+    assert code == EXIT_PASSED, out[-3000:]
+    assert summary is not None and summary["slo"]["p95_sentence_ms"] == 8000
+    assert summary["slo"]["p95_first_partial_ms"] == 5000
+    assert summary["passed"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("[slo]\np95_first_partal_ms = 1\n", (), "unknown key 'p95_first_partal_ms'"),
+        ("[slo]\nmax_error_ratio = 2\n", (), "max_error_ratio is a ratio between 0 and 1"),
+        ("", ("--slo-p95-close-ms", "soon"), "p95_close_ms must be a number, got 'soon'"),
+    ],
+)
+def test_bad_slo_config_exits_2_in_one_line(
+    tmp_path: Path, setup: str, args: tuple[str, ...], message: str
+) -> None:
+    if setup:
+        (tmp_path / "asrx.toml").write_text(setup)
+    code, out, summary = gated_run(tmp_path, *args)
+    assert code == 2, out[-3000:]
+    lines = [line for line in out.splitlines() if message in line]
+    assert len(lines) == 1 and lines[0].startswith("asrx: "), out[-3000:]
+    assert "Traceback" not in out and summary is None
