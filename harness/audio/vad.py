@@ -93,9 +93,11 @@ class SpeechSegmenter:
     def flush(self) -> list[VadEvent]:
         """End of stream: close an open segment at the end of the audio."""
         if self.in_speech:
+            # A silence already under way when the audio ends is not speech: end there.
+            end = self._run_start * FRAME_MS if self._run else self.position_ms
             self.in_speech = False
             self._run = 0
-            return [SpeechEnd(self.position_ms)]
+            return [SpeechEnd(end)]
         return []
 
     def _step(self, voiced: bool) -> VadEvent | None:
