@@ -22,10 +22,11 @@ from harness.conformance.probes import SCHEMA_RULES, RawSession, fresh_session_f
 from harness.protocol.events import Finding
 
 #: Rules a fuzzed session may break only by a server defect.
+#: A close with a legal error code is a lawful answer at any point (PROTOCOL.md §3), so a
+#: missing confirmation counts only when the server neither confirmed nor closed in time.
 FUZZ_RULES = (
     *SCHEMA_RULES,
     "3.error-reply",
-    "4.confirm",
     "4.close-1000",
     "4.close-in-time",
     "4.nothing-after-confirm",
@@ -146,6 +147,17 @@ def make_machine(asrx: Suite) -> type[RuleBasedStateMachine]:
     return AsrxSession
 
 
+def _find_broken(exc: BaseException) -> Broken | None:
+    """The ``Broken`` in ``exc``: hypothesis may wrap it (FlakyFailure, when a timing-
+    dependent failure did not repeat on replay; it is still a failure that happened)."""
+    if isinstance(exc, Broken):
+        return exc
+    for sub in getattr(exc, "exceptions", ()):
+        if (found := _find_broken(sub)) is not None:
+            return found
+    return None
+
+
 @pytest.mark.asrx_rule(*FUZZ_RULES)
 def test_state_machine(asrx: Suite, asrx_grade: Grader) -> None:
     machine = make_machine(asrx)
@@ -163,12 +175,12 @@ def test_state_machine(asrx: Suite, asrx_grade: Grader) -> None:
     found: list[Finding] = []
     try:
         run_state_machine().runTest()
-    except Broken as exc:
-        found += exc.findings
-        found.append(
-            Finding(
-                "3.error-reply", "a lawful answer to any sequence", "after: " + ", ".join(exc.steps)
-            )
-        )
+    except Exception as exc:  # Broken, possibly inside one of hypothesis's exception groups
+        broken = _find_broken(exc)
+        if broken is None:
+            raise
+        found += broken.findings
+        steps = ", ".join(broken.steps)
+        found.append(Finding("3.error-reply", "a lawful answer to any sequence", f"after: {steps}"))
     run = asrx.run(run_session(asrx.target, asrx.speech().pcm(), speed=None))
     asrx_grade.check(found + fresh_session_findings(run, expect_text=True))
