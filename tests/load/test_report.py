@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import subprocess
+import time
 from html.parser import HTMLParser
 from pathlib import Path
+
+import pytest
 
 from harness.load.report import build_summary, render_html, write_reports
 from harness.load.slo import SLO, evaluate
 from harness.load.stats import LatencyHistogram, RunStats
 from harness.load.window import snapshot, subtract
+from tests.load.runs import clean_env, locust_cmd
 from tests.load.test_slo import make_stats
 
 SECRET = "sk-report-secret-77"
@@ -173,3 +179,50 @@ def test_window_subtracts_exactly() -> None:
     assert window.histograms["sentence"].count == 0
     assert window.sessions_ok == 2 and dict(window.failures) == {"timeout": 1}
     assert before.histograms["first_partial"].count == 4  # the snapshot is a copy
+
+
+# -- in a real Locust run ----------------------------------------------------------------
+@pytest.mark.slow
+def test_ctrl_c_still_writes_both_reports(tmp_path: Path) -> None:
+    """SIGINT to a headless run: quitting still fires and the reports are written."""
+    reports = tmp_path / "reports"
+    log = tmp_path / "locust.log"
+    args = ("--headless", "-u", "2", "-r", "2", "-t", "60s", "--asrx-report-dir", str(reports))
+    with log.open("w") as sink:  # a file, not a pipe: a full pipe would stall the run
+        proc = subprocess.Popen(
+            locust_cmd(*args, "--html", str(reports / "locust.html")),
+            env=clean_env(ASRX_APIKEY=SECRET),
+            cwd=tmp_path,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            # A shell's background job ignores SIGINT, and children inherit that: restore
+            # the default so that the signal acts as a terminal's Ctrl-C does.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            deadline = time.monotonic() + 40
+            while "ASRX     close" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.5)  # until a first session has finished
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:  # SIGTERM first: locust then stops its embedded server
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+    out = log.read_text()
+    assert (reports / "asrx-summary.json").exists(), out[-3000:]
+    summary = json.loads((reports / "asrx-summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert summary["sessions_ok"] >= 1, out[-3000:]
+    page = Page()
+    page.feed((reports / "asrx-report.html").read_text())
+    assert page.ids >= SECTIONS
+    assert (reports / "locust.html").exists()  # Locust's own report, next to ours
+    assert 'href="locust.html"' in (reports / "asrx-report.html").read_text()
+    for path in reports.iterdir():
+        assert SECRET not in path.read_text(), path
+    assert "Traceback" not in out, out[-3000:]
