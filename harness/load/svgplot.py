@@ -53,7 +53,7 @@ def line_chart(
 ) -> str:
     """An ``<svg>`` element: one polyline per series, axes, ticks, a legend."""
     pts = [p for _, points in series for p in points if all(map(math.isfinite, p))]
-    left, right, top, bottom = 64, 16, 28, 44
+    left, right, top, bottom = 64, 16, 40, 44
     out = [
         f'<svg class="chart" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
@@ -103,6 +103,7 @@ def line_chart(
         f'<text transform="translate(14 {top + ph / 2:.0f}) rotate(-90)" '
         f'text-anchor="middle">{escape(y_label)}</text>'
     )
+    legend_x = left
     for i, (label, points) in enumerate(series):
         colour = PALETTE[i % len(PALETTE)]
         good = [p for p in points if all(map(math.isfinite, p))]
@@ -120,10 +121,11 @@ def line_chart(
         if len(good) == 1:
             cx, cy = coords[0].split(",")
             out.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>')
-        lx = left + 8 + 130 * i
+        # Legend in the top margin, one entry after another (about 7 px per character).
         out.append(
-            f'<rect x="{lx}" y="{top + 6}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{lx + 14}" y="{top + 15}">{escape(label)}</text>'
+            f'<rect x="{legend_x}" y="{top - 15}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{legend_x + 14}" y="{top - 6}">{escape(label)}</text>'
         )
+        legend_x += 28 + 7 * len(label)
     out.append("</svg>")
     return "\n".join(out)
