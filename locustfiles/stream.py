@@ -4,15 +4,10 @@
     ASRX_APIKEY=... locust -f locustfiles/stream.py --host wss://asr.example/asrx
 
 The user class and its ``--asrx-*`` options live in ``harness.load.user``; the SLO gate
-and the HTML report register their own end-of-run listeners when imported.
+and the HTML report (``harness.load.gate``) register their end-of-run listeners on import.
 """
 
+import harness.load.gate  # noqa: F401  (SLO options, reports, exit code)
 from harness.load.user import AsrxUser
-
-try:  # the SLO gate and the report (issue 6, built alongside): register their listeners
-    import harness.load.report  # noqa: F401
-    import harness.load.slo  # noqa: F401
-except ImportError:
-    pass
 
 __all__ = ["AsrxUser"]
