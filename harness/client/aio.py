@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed
 
-from harness.client.target import Target, redact
+from harness.client.target import Target, connect_error
 from harness.errors import (
-    ConnectFailed,
     ConnectionDropped,
-    HandshakeRejected,
     SessionTimeout,
     TargetError,
-    UsageError,
 )
 from harness.protocol.events import Confirmation, Event
 from harness.protocol.pacing import Pacer
@@ -50,7 +45,6 @@ class StreamResult:
 
 async def open_connection(target: Target, session: ClientSession) -> ClientConnection:
     """Open the WebSocket, recording the connect time; map every failure to one error."""
-    host = target.url.split("//", 1)[1].split("/", 1)[0]
     session.connect_started(clock())
     try:
         ws = await connect(
@@ -64,27 +58,11 @@ async def open_connection(target: Target, session: ClientSession) -> ClientConne
             proxy=None,
             max_size=None,
         )
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        raise HandshakeRejected(status, exc.response.reason_phrase) from None
-    except InvalidURI as exc:
-        raise UsageError(f"invalid URL: {exc}") from None
-    except TimeoutError:
-        raise SessionTimeout("the opening handshake", target.timeouts.open) from None
-    except ssl.SSLCertVerificationError as exc:
-        raise ConnectFailed(
-            f"TLS failure with {host}: certificate verify failed: {exc.verify_message}"
-        ) from None
-    except ssl.SSLError as exc:
-        raise ConnectFailed(f"TLS failure with {host}: {exc.reason or exc}") from None
-    except socket.gaierror as exc:
-        raise ConnectFailed(f"unknown host {host}: {exc.strerror}") from None
-    except ConnectionRefusedError:
-        raise ConnectFailed(f"connection refused by {host}") from None
-    except (OSError, InvalidHandshake) as exc:
-        raise ConnectFailed(
-            f"cannot connect to {host}: {redact(str(exc), target.apikey)}"
-        ) from None
+    except Exception as exc:
+        error = connect_error(exc, target)
+        if error is None:
+            raise
+        raise error from None
     session.opened(clock())
     return ws
 

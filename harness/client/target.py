@@ -6,11 +6,20 @@ every log line, report and error message.
 
 from __future__ import annotations
 
+import socket
 import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from harness.errors import UsageError
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+from harness.errors import (
+    ConnectFailed,
+    HandshakeRejected,
+    HarnessError,
+    SessionTimeout,
+    UsageError,
+)
 from harness.protocol.dialect import DEFAULT_DIALECT, Dialect
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
@@ -52,6 +61,14 @@ class Target:
         return f"Target(url={self.url!r}, apikey={key!r}, ca_file={self.ca_file!r})"
 
     @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def netloc(self) -> str:
+        return urlsplit(self.url).netloc
+
+    @property
     def secure(self) -> bool:
         return self.url.startswith("wss://")
 
@@ -66,3 +83,33 @@ class Target:
             return ssl.create_default_context(cafile=self.ca_file)
         except (OSError, ssl.SSLError) as exc:
             raise UsageError(f"cannot load CA file {self.ca_file}: {exc}") from None
+
+
+def connect_error(exc: BaseException, target: Target) -> HarnessError | None:
+    """The one-line harness error for a failure while opening a session to ``target``.
+
+    Shared by every I/O adapter, so a refused connection reads the same in the CLI, the
+    conformance suite and the Locust report. ``None``: not a connection failure.
+    """
+    where = target.netloc
+    if isinstance(exc, HarnessError):
+        return exc
+    if isinstance(exc, InvalidStatus):
+        return HandshakeRejected(exc.response.status_code, exc.response.reason_phrase)
+    if isinstance(exc, InvalidURI):
+        return UsageError(f"invalid URL: {exc}")
+    if isinstance(exc, TimeoutError):
+        return SessionTimeout("the opening handshake", target.timeouts.open)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ConnectFailed(
+            f"TLS failure with {where}: certificate verify failed: {exc.verify_message}"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return ConnectFailed(f"TLS failure with {where}: {exc.reason or exc}")
+    if isinstance(exc, socket.gaierror):
+        return ConnectFailed(f"unknown host {target.host}: {exc.strerror}")
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectFailed(f"connection refused by {where}")
+    if isinstance(exc, OSError | InvalidHandshake):
+        return ConnectFailed(f"cannot connect to {where}: {redact(str(exc), target.apikey)}")
+    return None

@@ -30,16 +30,15 @@ import gevent.event
 import gevent.lock
 from gevent import socket, ssl
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidHandshake, InvalidState, InvalidStatus
+from websockets.exceptions import InvalidState
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
-from harness.client.target import Target, redact
+from harness.client.target import Target, connect_error
 from harness.errors import (
     ConnectFailed,
     ConnectionDropped,
-    HandshakeRejected,
     SessionTimeout,
     TargetError,
 )
@@ -135,28 +134,12 @@ def open_connection(target: Target, session: ClientSession) -> Connection:
             session.opened(clock())
             return conn
         raise SessionTimeout("the opening handshake", target.timeouts.open)
-    except InvalidStatus as exc:
+    except Exception as exc:
         _close(sock)
-        raise HandshakeRejected(exc.response.status_code, exc.response.reason_phrase) from None
-    except ssl.SSLCertVerificationError as exc:
-        _close(sock)
-        raise ConnectFailed(
-            f"TLS failure with {netloc}: certificate verify failed: {exc.verify_message}"
-        ) from None
-    except ssl.SSLError as exc:
-        _close(sock)
-        raise ConnectFailed(f"TLS failure with {netloc}: {exc.reason or exc}") from None
-    except socket.gaierror as exc:
-        _close(sock)
-        raise ConnectFailed(f"unknown host {host}: {exc.strerror}") from None
-    except ConnectionRefusedError:
-        _close(sock)
-        raise ConnectFailed(f"connection refused by {netloc}") from None
-    except (OSError, InvalidHandshake) as exc:
-        _close(sock)
-        raise ConnectFailed(
-            f"cannot connect to {netloc}: {redact(str(exc), target.apikey)}"
-        ) from None
+        error = connect_error(exc, target)
+        if error is None:
+            raise
+        raise error from None
     except BaseException:
         _close(sock)
         raise
