@@ -37,6 +37,14 @@ from harness.load.window import snapshot, subtract
 
 logger = logging.getLogger("asrx.capacity")
 
+#: What a capacity run's exit code means (``StepRamp.exit_code``).
+EXIT_MEANINGS: dict[int, str] = {
+    slo.EXIT_PASSED: "capacity limit found",
+    slo.EXIT_RUN_FAILED: "run failed: no session completed",
+    slo.EXIT_SLO_BREACHED: "not even the first step held",
+    slo.EXIT_HARNESS_SATURATED: "harness saturated: the limit found is the harness's",
+}
+
 #: The thresholds a step is judged on (accuracy is judged on the whole run).
 STEP_KEYS = (
     "p95_first_partial_ms",

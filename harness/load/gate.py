@@ -37,6 +37,7 @@ from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, WorkerRunner
 
 from harness.errors import UsageError
+from harness.load import capacity as capacity_mod
 from harness.load import report, slo
 from harness.load.stats import RunStats
 from harness.load.window import snapshot, subtract
@@ -245,6 +246,11 @@ def finish(environment: Environment, *, now: dt.datetime | None = None) -> tuple
     verdicts = slo.evaluate(stats, objectives)
     capacity = getattr(environment, "asrx_capacity", None)
     code = gate_exit_code(state, verdicts, capacity)
+    meaning = (
+        capacity_mod.EXIT_MEANINGS.get(code, slo.EXIT_CODES[code])
+        if capacity is not None
+        else slo.EXIT_CODES[code]
+    )
     apikey = apikey_of(environment)
     summary = report.build_summary(
         stats=stats,
@@ -259,6 +265,7 @@ def finish(environment: Environment, *, now: dt.datetime | None = None) -> tuple
         interrupted=interrupted,
         locust_html=getattr(environment.parsed_options, "html_file", None),
         code=code,
+        exit_meaning=meaning,
     )
     options = environment.parsed_options
     report_dir = Path(getattr(options, "asrx_report_dir", None) or REPORT_DIR_DEFAULT)
@@ -272,11 +279,13 @@ def finish(environment: Environment, *, now: dt.datetime | None = None) -> tuple
         environment.process_exit_code = code
     failed = [v for v in verdicts if not v.passed]
     detail = "; ".join(f"{v.name}: {v.reason}" for v in failed) or "all checks held"
+    if capacity is not None:  # a capacity run is judged by its steps, not the whole run
+        detail = capacity.summary_line()
     logger.info(
         "asrx gate: %s (exit %d: %s) %s; summary %s; report %s",
         "PASS" if code == 0 else "FAIL",
         code,
-        slo.EXIT_CODES[code],
+        meaning,
         detail,
         paths[0],
         paths[1],

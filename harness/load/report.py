@@ -109,6 +109,7 @@ def build_summary(
     interrupted: bool = False,
     locust_html: str | None = None,
     code: int | None = None,
+    exit_meaning: str | None = None,
 ) -> dict[str, Any]:
     """Everything the run produced, JSON-able, with the key redacted.
 
@@ -128,7 +129,7 @@ def build_summary(
         "gated": slo.gated,
         "passed": code == 0,
         "exit_code": code,
-        "exit_meaning": EXIT_CODES[code],
+        "exit_meaning": exit_meaning or EXIT_CODES[code],
         "verdicts": [v.to_dict() for v in verdicts],
         "sessions": stats.sessions,
         "sessions_ok": stats.sessions_ok,

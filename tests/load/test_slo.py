@@ -246,3 +246,9 @@ def test_bad_slo_config_exits_2_in_one_line(
     lines = [line for line in out.splitlines() if message in line]
     assert len(lines) == 1 and lines[0].startswith("asrx: "), out[-3000:]
     assert "Traceback" not in out and summary is None
+
+
+def test_shipped_example_file_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "asrx.toml.example"
+    objectives = load_slo(example.parent / "nowhere", slo_file=example)
+    assert objectives.gated and objectives.p95_first_partial_ms is not None
