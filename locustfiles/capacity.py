@@ -87,7 +87,8 @@ class StepRampShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         if self.ramp is None:
-            env = self.runner.environment  # type: ignore[union-attr]
+            assert self.runner is not None  # set by Locust before the first tick
+            env = self.runner.environment
             state = getattr(env, "asrx_gate", None)
             objectives = (
                 state.slo if state is not None else gate.slo_from_options(env.parsed_options)
@@ -97,7 +98,7 @@ class StepRampShape(LoadTestShape):
                 objectives,
                 stats=lambda: gate.run_stats(env),
             )
-            env.asrx_capacity = self.ramp
+            env.asrx_capacity = self.ramp  # type: ignore[attr-defined]  # read by the gate
         return self.ramp.tick()
 
 
