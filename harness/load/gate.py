@@ -302,6 +302,7 @@ def on_quitting(environment: Environment, **_kw: Any) -> None:
         state.sampler.kill(block=False)
     try:
         finish(environment)
-    except Exception:
-        logger.exception("asrx: writing the report failed")
+    except Exception as exc:  # one line for the user; the traceback at debug level
+        logger.error("asrx: writing the report failed: %s: %s", type(exc).__name__, exc)
+        logger.debug("asrx: report failure", exc_info=True)
         environment.process_exit_code = environment.process_exit_code or slo.EXIT_RUN_FAILED

@@ -11,7 +11,9 @@ The HTML has no external reference at all: styles inline, charts are inline SVG
 ``--html`` report, which it links to when one was requested.
 
 Secrets: settings whose name says key/token/secret/password are replaced by ``***``,
-and the API key's value is redacted from the final texts as a last line of defence.
+and the API key's value is redacted from every string value of the summary (values, not
+the summary's own key names: a short key such as ``k`` must not corrupt the structure).
+The HTML is rendered from the redacted summary only.
 """
 
 from __future__ import annotations
@@ -149,8 +151,21 @@ def build_summary(
         "capacity": dict(capacity) if capacity else None,
         "locust_html": locust_html,
     }
-    # Round-trip through redaction: no value anywhere may carry the key.
-    return json.loads(redact(json.dumps(summary), apikey))
+    # No value anywhere (hypotheses, failure details, paths) may carry the key.
+    return redact_values(json.loads(json.dumps(summary)), apikey)
+
+
+def redact_values(node: Any, secret: str | None) -> Any:
+    """``node`` with ``secret`` redacted from every string value, recursively."""
+    if not secret:
+        return node
+    if isinstance(node, str):
+        return redact(node, secret)
+    if isinstance(node, list):
+        return [redact_values(v, secret) for v in node]
+    if isinstance(node, dict):
+        return {k: redact_values(v, secret) for k, v in node.items()}
+    return node
 
 
 # -- HTML -------------------------------------------------------------------------------
@@ -483,8 +498,9 @@ def write_reports(
 ) -> tuple[Path, Path]:
     """Write the summary JSON and HTML (timestamped and stable names); return both paths."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    text = redact(json.dumps(summary, indent=2, ensure_ascii=False), apikey) + "\n"
-    page = redact(render_html(summary), apikey)
+    clean = redact_values(summary, apikey)
+    text = json.dumps(clean, indent=2, ensure_ascii=False) + "\n"
+    page = render_html(clean)
     json_path = report_dir / f"asrx-summary-{stamp}.json"
     html_path = report_dir / f"asrx-report-{stamp}.html"
     for path, content in (

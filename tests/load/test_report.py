@@ -226,3 +226,18 @@ def test_ctrl_c_still_writes_both_reports(tmp_path: Path) -> None:
     for path in reports.iterdir():
         assert SECRET not in path.read_text(), path
     assert "Traceback" not in out, out[-3000:]
+
+
+def test_a_short_key_does_not_corrupt_the_summary(tmp_path: Path) -> None:
+    stats = make_stats()
+    summary = build_summary(
+        stats=stats,
+        slo=SLO(),
+        verdicts=evaluate(stats, SLO()),
+        settings={"host": "ws://k.example/asrx"},
+        apikey="k",
+    )
+    assert summary["sessions_ok"] == 4 and summary["settings"]["host"] == "ws://***.example/asrx"
+    json_path, html_path = write_reports(summary, tmp_path, "x", "k")
+    assert json.loads(json_path.read_text())["sessions_ok"] == 4
+    assert "<table" in html_path.read_text()
