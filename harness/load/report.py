@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -513,10 +512,3 @@ def write_reports(
         tmp.write_text(content, encoding="utf-8")
         tmp.replace(path)
     return json_path, html_path
-
-
-# ``locustfiles/stream.py`` imports this module for its side effect: under the locust
-# command (locust.main already loaded) that installs the gate's options and listeners.
-# Elsewhere (tests, a re-render) it stays a plain module: no locust, no monkey-patching.
-if "locust.main" in sys.modules:
-    from harness.load import gate  # noqa: E402, F401
