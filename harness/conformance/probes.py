@@ -27,7 +27,7 @@ from harness.errors import (
     SessionTimeout,
     TargetError,
 )
-from harness.protocol.audio import BYTES_PER_SECOND
+from harness.protocol.audio import split_frames
 from harness.protocol.events import Confirmation, Finding, quote
 from harness.protocol.pacing import Pacer
 from harness.protocol.session import LEGAL_ERROR_CLOSE_CODES, ClientSession
@@ -39,15 +39,6 @@ clock = time.monotonic
 AUTH_CLOSE_CODES = frozenset({1008, *range(4000, 5000)})
 LEGAL_CLOSE_CODES = LEGAL_ERROR_CLOSE_CODES | {1000}
 SCHEMA_RULES = ("3.text-frame", "3.json", "3.object", "3.text", "3.state", "3.state-allowed")
-
-
-def frames_of(pcm: bytes, frame_bytes: int) -> list[bytes]:
-    return [pcm[i : i + frame_bytes] for i in range(0, len(pcm), frame_bytes)]
-
-
-def ms_offset(ms: float) -> int:
-    n = int(ms * BYTES_PER_SECOND / 1000)
-    return n - n % 2
 
 
 @dataclass
@@ -130,7 +121,7 @@ async def run_session(
 ) -> SessionRun:
     """Stream ``pcm`` (or ``frames``), end the stream, await confirmation and close."""
     try:
-        source = frames if frames is not None else frames_of(pcm, frame_bytes)
+        source = frames if frames is not None else split_frames(pcm, frame_bytes)
         return SessionRun(result=await stream(target, source, speed=speed))
     except TargetError as exc:
         return SessionRun(open_error=exc)
@@ -204,7 +195,7 @@ class RawSession:
         """Send ``pcm`` in frames of ``frame_bytes``; False when the server closed first."""
         pacer = Pacer(clock(), speed) if speed else None
         offset = 0
-        for frame in frames_of(pcm, frame_bytes):
+        for frame in split_frames(pcm, frame_bytes):
             if not self.streaming:
                 return False
             due = pacer.due(offset) if pacer else clock()

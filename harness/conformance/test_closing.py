@@ -13,7 +13,8 @@ import pytest
 
 from harness.conformance.grading import Grader
 from harness.conformance.plugin import Suite
-from harness.conformance.probes import SessionRun, ms_offset, run_session
+from harness.conformance.probes import SessionRun, run_session
+from harness.protocol.audio import ms_to_bytes
 from harness.protocol.events import Finding
 
 SCENARIOS = ("speech", "no-audio", "mid-sentence")
@@ -28,7 +29,7 @@ def closing_run(asrx: Suite, scenario: str) -> SessionRun:
     else:
         utt = asrx.speech()
         on, off = utt.segments[0]
-        pcm = utt.pcm()[: ms_offset((on + off) / 2)]
+        pcm = utt.pcm()[: ms_to_bytes((on + off) / 2)]
     return asrx.cached(f"closing-{scenario}", lambda: run_session(asrx.target, pcm, speed=speed))
 
 

@@ -14,13 +14,11 @@ from harness.conformance.plugin import Suite
 from harness.conformance.probes import (
     RawSession,
     SessionRun,
-    frames_of,
     fresh_session_findings,
-    ms_offset,
     run_session,
 )
 from harness.errors import TargetError
-from harness.protocol.audio import frame_duration_s
+from harness.protocol.audio import frame_duration_s, ms_to_bytes, split_frames
 from harness.protocol.events import Finding
 
 #: Frame sizes PROTOCOL.md §2 allows ("any frame size"): odd, one sample, 64 KiB.
@@ -50,7 +48,7 @@ def test_any_frame_size(asrx: Suite, asrx_grade: Grader, size: str) -> None:
     pcm = utt.pcm()
     frame_bytes = FRAME_SIZES[size]
     if frame_bytes <= 2:  # 16 000 frames a second: only the first speech, sent unpaced
-        pcm = pcm[: ms_offset(min(utt.segments[0][1], utt.segments[0][0] + 1000))]
+        pcm = pcm[: ms_to_bytes(min(utt.segments[0][1], utt.segments[0][0] + 1000))]
     speed = None if frame_bytes <= 2 else asrx.settings.speed
     run = asrx.run(run_session(asrx.target, pcm, frame_bytes=frame_bytes, speed=speed))
     found = []
@@ -83,7 +81,7 @@ def test_faster_than_real_time(asrx: Suite, asrx_grade: Grader) -> None:
 
 async def _paused(pcm: bytes, pause_at: int, speed: float) -> AsyncIterator[bytes]:
     frame = 1024
-    for i, chunk in enumerate(frames_of(pcm, frame)):
+    for i, chunk in enumerate(split_frames(pcm, frame)):
         if i * frame == pause_at:
             await asyncio.sleep(PAUSE_S)
         await asyncio.sleep(frame_duration_s(frame) / speed)
@@ -94,7 +92,7 @@ async def _paused(pcm: bytes, pause_at: int, speed: float) -> AsyncIterator[byte
 def test_pause_mid_stream(asrx: Suite, asrx_grade: Grader) -> None:
     utt = asrx.speech()
     on, off = utt.segments[0]
-    pause_at = ms_offset((on + off) / 2) // 1024 * 1024
+    pause_at = ms_to_bytes((on + off) / 2) // 1024 * 1024
     frames = _paused(utt.pcm(), pause_at, asrx.settings.speed)
     run = asrx.run(run_session(asrx.target, b"", frames=frames, speed=None))
     found = []
@@ -114,7 +112,7 @@ async def _bad_text(asrx: Suite, text: str) -> list[Finding]:
     message shape and carries on, or it closes with a legal code (PROTOCOL.md §3)."""
     utt = asrx.speech()
     pcm = utt.pcm()
-    half = ms_offset(sum(utt.segments[0]) / 2)
+    half = ms_to_bytes(sum(utt.segments[0]) / 2)
     try:
         raw = await RawSession.open(asrx.target)
     except TargetError as exc:
@@ -150,7 +148,7 @@ async def _abrupt(asrx: Suite) -> list[Finding]:
     except TargetError as exc:
         return [Finding("3.error-reply", "a session to open", str(exc))]
     try:
-        await raw.send_audio(utt.pcm()[: ms_offset(sum(utt.segments[0]) / 2)], 1024, None)
+        await raw.send_audio(utt.pcm()[: ms_to_bytes(sum(utt.segments[0]) / 2)], 1024, None)
         await raw.abort()
         return raw.extra
     finally:

@@ -65,7 +65,7 @@ from harness.errors import (
 )
 from harness.load import gevent_client
 from harness.load.stats import RunStats
-from harness.protocol.audio import DEFAULT_FRAME_BYTES
+from harness.protocol.audio import DEFAULT_FRAME_BYTES, split_frames
 from harness.protocol.metrics import DEFAULT_LATENESS_BOUND_MS, SessionMetrics, session_metrics
 from harness.protocol.session import ClientSession
 from harness.timeouts import DEFAULT_TIMEOUTS
@@ -460,8 +460,7 @@ class AsrxClient:
     def frames(self, utt: Utterance) -> list[bytes]:
         frames = self.state.frames.get(utt.id)
         if frames is None:
-            pcm, n = utt.pcm(), self.frame_bytes
-            frames = [pcm[i : i + n] for i in range(0, len(pcm), n)]
+            frames = split_frames(utt.pcm(), self.frame_bytes)
             self.state.frames[utt.id] = frames
         return frames
 

@@ -25,3 +25,9 @@ def ms_to_bytes(ms: float) -> int:
 def frame_duration_s(frame_bytes: int) -> float:
     """Real-time duration of a frame of ``frame_bytes`` bytes, in seconds."""
     return frame_bytes / BYTES_PER_SECOND
+
+
+def split_frames(pcm: bytes, frame_bytes: int) -> list[bytes]:
+    """``pcm`` cut into frames of ``frame_bytes`` (any size, odd ones included; the last may
+    be shorter). For audio already in memory; ``harness.audio.convert.reframe`` streams."""
+    return [pcm[i : i + frame_bytes] for i in range(0, len(pcm), frame_bytes)]
