@@ -23,6 +23,7 @@ class LiveTranscript:
         self.out = out
         self.tty = tty
         self.current = ""
+        self._rows = 1  # terminal rows the current hypothesis occupies
 
     def on_event(self, ev: Event, at: float) -> None:
         if isinstance(ev, Transcript):
@@ -43,8 +44,6 @@ class LiveTranscript:
         self.out.flush()
         self.current = ""
         self._rows = 1
-
-    _rows = 1
 
     def _rewrite(self, text: str) -> None:
         width = max(1, shutil.get_terminal_size().columns)
