@@ -128,29 +128,25 @@ class ServerSession:
         self.stalled = False
         self.error: str | None = None
         self.closer: asyncio.Task[None] | None = None
+        # Reader side: when the last message arrived and when the session must end.
+        self.last_rx = self.started
+        self.deadline = self.started + self.cfg.max_session_s
 
     # -- reader -----------------------------------------------------------------------
 
     async def run(self, recognizer: Recognizer) -> None:
         writer = asyncio.create_task(self.outbox.run(), name=f"writer-{self.id}")
         decoder = asyncio.create_task(self._decode(recognizer), name=f"decoder-{self.id}")
-        deadline = self.started + self.cfg.max_session_s
+        # One timer per session, re-armed lazily, bounds the wait for the next message:
+        # cheaper than a wait_for (a task and a timer) around every frame.
+        self.watchdog = self.loop.call_at(self._watch_at(), self._watch)
         try:
             while True:
-                now = self.loop.time()
-                timeout = min(self.cfg.idle_timeout_s, deadline - now)
                 try:
-                    message = await asyncio.wait_for(self.ws.recv(), max(0.0, timeout))
-                except TimeoutError:
-                    if self.loop.time() >= deadline:
-                        self._close_soon(1008, "session length limit")
-                    else:
-                        self._close_soon(1000, "idle timeout")
-                    # Closing now; wait for the close without spinning on a passed deadline.
-                    deadline = self.loop.time() + self.cfg.idle_timeout_s
-                    continue
+                    message = await self.ws.recv()
                 except ConnectionClosed:
                     break
+                self.last_rx = self.loop.time()
                 if self.closer is not None:
                     continue  # closing: drain what the client still sends
                 if isinstance(message, bytes):
@@ -160,7 +156,29 @@ class ServerSession:
                 if decoder.done() and self.error:
                     self._close_soon(1011, self.error)
         finally:
+            self.watchdog.cancel()
             await self._cleanup(recognizer, writer, decoder)
+
+    def _watch_at(self) -> float:
+        return min(self.last_rx + self.cfg.idle_timeout_s, self.deadline)
+
+    def _watch(self) -> None:
+        """Idle timeout and session-length cap; a client that ignores the close is cut."""
+        now = self.loop.time()
+        idle = self.cfg.idle_timeout_s
+        if self.closer is None:
+            if now >= self.deadline:
+                self._close_soon(1008, "session length limit")
+            elif now >= self.last_rx + idle:
+                self._close_soon(1000, "idle timeout")
+            if self.closer is not None:
+                self.deadline = now + idle  # the closing handshake gets one idle period
+        elif now >= self.deadline:
+            self.ws.transport.abort()
+            return
+        else:
+            self.deadline = min(self.deadline, now + idle)
+        self.watchdog = self.loop.call_at(self._watch_at(), self._watch)
 
     async def run_rejected(self) -> None:
         """``bad-key-close-late``: a session with a bad key, closed 1008 only late."""

@@ -111,3 +111,36 @@ def test_frames_after_end_of_stream_are_ignored(
     assert [m["text"] for m in got.messages].count("Confirm Close Connection") == 1
     assert got.messages[-1]["text"] == "Confirm Close Connection"
     assert len(got.sentences()) == 1 and got.close_code == 1000
+
+
+def test_client_that_ignores_the_close_is_cut_off() -> None:
+    """After an idle-timeout close, a client that never answers loses its TCP connection
+    one idle period later, well before websockets' own 10 s close timeout."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from websockets.client import ClientProtocol
+    from websockets.uri import parse_uri
+
+    with EmbeddedServer(apikeys=[KEY], extra_args=["--idle-timeout", "0.5"]) as server:
+        protocol = ClientProtocol(parse_uri(server.url))
+        request = protocol.connect()
+        request.headers["apikey"] = KEY
+        protocol.send_request(request)
+        address = urlsplit(server.url)
+        with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+            sock.sendall(b"".join(protocol.data_to_send()))
+            started = time.monotonic()
+            received = b""
+            while True:  # read, never answer the close frame; until the server cuts us
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                received += chunk
+            elapsed = time.monotonic() - started
+    assert b"101 Switching Protocols" in received and b"idle timeout" in received
+    assert elapsed < 3.0, elapsed
