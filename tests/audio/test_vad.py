@@ -1,9 +1,10 @@
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness.audio.vad import SpeechEnd, SpeechSegmenter, SpeechStart, find_segments
+from harness.audio.vad import SpeechEnd, SpeechSegmenter, SpeechStart, find_segments, rms_dbfs
 from harness.corpus import load_corpus
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "en-synth"
@@ -47,3 +48,13 @@ def test_silence_and_faint_noise_are_not_speech() -> None:
     rng = np.random.default_rng(1)
     hiss = rng.normal(0, 30, 16_000 * 2).astype("<i2").tobytes()  # about -60 dBFS
     assert find_segments(hiss) == []
+
+
+def test_rms_dbfs_of_known_signals() -> None:
+    full_square = np.array([32767, -32768] * 240, dtype="<i2").tobytes()
+    assert rms_dbfs(full_square) == pytest.approx(0.0, abs=0.001)
+    t = np.arange(480) / 16000
+    sine = (16384 * np.sin(2 * np.pi * 1000 * t)).astype("<i2").tobytes()  # half scale
+    assert rms_dbfs(sine) == pytest.approx(-6.02 - 3.01, abs=0.01)
+    assert rms_dbfs(bytes(960)) == -math.inf
+    assert rms_dbfs(b"") == -math.inf
