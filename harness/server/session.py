@@ -113,6 +113,7 @@ class ServerSession:
         self.carry = b""
         self.in_sentence = False
         self.fed_upto = 0
+        self.unsent = bytearray()  # speech fed but not yet handed to the decoder
         self.floor = 0  # a new sentence's pre-roll never reaches back into the last one
         self.audio_bytes = 0
         self.silence_bytes = 0
@@ -271,6 +272,7 @@ class ServerSession:
 
     def _end(self, end: int, now: float) -> None:
         self._feed_to(end, now)
+        self._hand_over(now)
         self.in_sentence = False
         self.floor = max(end, self.fed_upto)
         self._command(_End(now))
@@ -278,10 +280,19 @@ class ServerSession:
     def _feed_to(self, end: int, now: float) -> None:
         if end <= self.fed_upto:
             return
-        pcm = bytes(self.ring[self.fed_upto - self.ring_start : end - self.ring_start])
+        self.unsent += self.ring[self.fed_upto - self.ring_start : end - self.ring_start]
         self.fed_upto = end
-        self.backlog += len(pcm)
-        self._command(_Audio(pcm, now))
+        # The decoder decodes once per partial_every_ms of speech: waking it for every
+        # frame only to wait for more would cost a task switch per frame.
+        if len(self.unsent) >= self.cfg.partial_every_ms * BYTES_PER_MS:
+            self._hand_over(now)
+
+    def _hand_over(self, now: float) -> None:
+        if self.unsent:
+            pcm = bytes(self.unsent)
+            self.unsent.clear()
+            self.backlog += len(pcm)
+            self._command(_Audio(pcm, now))
 
     def _command(self, command: _Command) -> None:
         self.commands.append(command)
