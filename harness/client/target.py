@@ -65,6 +65,11 @@ class Target:
         return urlsplit(self.url).hostname or ""
 
     @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (443 if parts.scheme == "wss" else 80)
+
+    @property
     def netloc(self) -> str:
         return urlsplit(self.url).netloc
 

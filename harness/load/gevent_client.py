@@ -19,11 +19,13 @@ opened → ``StreamResult.error`` with the timeline so far.
 from __future__ import annotations
 
 import contextlib
+import functools
+import ipaddress
 import socket as _stdlib_socket
+import ssl as _stdlib_ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
@@ -77,10 +79,20 @@ class Connection:
         with self._send_lock:
             for data in self.protocol.data_to_send():
                 if data:
-                    self.sock.sendall(data)
+                    self._send_all(data)
                 else:  # the protocol asks for a half-close (after the closing handshake)
                     with contextlib.suppress(OSError):
                         self.sock.shutdown(_stdlib_socket.SHUT_WR)
+
+    def _send_all(self, data: bytes) -> None:
+        """``sendall`` without gevent's per-call ``getsockopt`` and chunking loop.
+
+        An audio frame nearly always fits the socket buffer: one ``send`` (which waits,
+        within the socket's timeout, only when the buffer is full) is the whole cost.
+        """
+        sent = self.sock.send(data)
+        if sent < len(data):  # a full buffer: the rest within one overall timeout
+            self.sock.sendall(memoryview(data)[sent:])
 
     def send_binary(self, data: bytes) -> None:
         self.protocol.send_binary(data)
@@ -100,25 +112,49 @@ class Connection:
             self.sock.close()
 
 
-def _host_port(url: str) -> tuple[str, int, str]:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "wss" else 80)
-    return host, port, parts.netloc
+def _tcp_connect(host: str, port: int) -> socket.socket:
+    """A TCP connection; an IP literal skips the resolver (a thread-pool round trip)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return socket.create_connection((host, port))
+    family = _stdlib_socket.AF_INET6 if ip.version == 6 else _stdlib_socket.AF_INET
+    sock = socket.socket(family, _stdlib_socket.SOCK_STREAM)
+    try:
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """One verifying context per CA file for the whole run: loading CAs is not per session.
+
+    ``gevent.ssl.create_default_context`` returns the *standard library's* context, whose
+    sockets block the whole hub; gevent's own ``SSLContext`` makes cooperative sockets.
+    The settings are ``create_default_context``'s: TLS client, hostname check, CERT_REQUIRED.
+    """
+    ctx = ssl.SSLContext(_stdlib_ssl.PROTOCOL_TLS_CLIENT)
+    if ca_file:
+        ctx.load_verify_locations(cafile=ca_file)
+    else:
+        ctx.load_default_certs()
+    return ctx
 
 
 def open_connection(target: Target, session: ClientSession) -> Connection:
     """TCP, TLS, WebSocket handshake within ``timeouts.open``; every failure → one error."""
-    host, port, netloc = _host_port(target.url)
+    host = target.host
     session.connect_started(clock())
     sock: socket.socket | None = None
     try:
         with gevent.Timeout(target.timeouts.open, False):
-            sock = socket.create_connection((host, port))
+            sock = _tcp_connect(host, target.port)
             sock.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
             if target.secure:
-                ctx = ssl.create_default_context(cafile=target.ca_file)
-                sock = ctx.wrap_socket(sock, server_hostname=host)
+                sock = _tls_context(target.ca_file).wrap_socket(sock, server_hostname=host)
             protocol = ClientProtocol(parse_uri(target.url), max_size=None)
             request = protocol.connect()
             for name, value in target.headers().items():
@@ -130,7 +166,7 @@ def open_connection(target: Target, session: ClientSession) -> Connection:
             if protocol.handshake_exc is not None:
                 raise protocol.handshake_exc
             if response is None:
-                raise ConnectFailed(f"{netloc} closed the connection during the handshake")
+                raise ConnectFailed(f"{target.netloc} closed the connection during the handshake")
             session.opened(clock())
             return conn
         raise SessionTimeout("the opening handshake", target.timeouts.open)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gevent
 import pytest
+import trustme
 
 from harness.client.target import Target
 from harness.corpus import default_corpus_dir, load_corpus
@@ -79,3 +82,39 @@ def test_bad_transcripts_are_findings_not_exceptions() -> None:
     with EmbeddedServer(apikeys=(KEY,), faults=("state-missing",)) as server:
         result = run(stream, Target(server.url, KEY, timeouts=FAST), frames, speed=8.0)
     assert result.session.findings, "a transcript without 'state' must be a finding"
+
+
+def test_wss_with_ca_file_by_host_name(tmp_path: Path) -> None:
+    """TLS (the cached context per CA file) and a host name that goes through the resolver."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    ca_file, cert_file, key_file = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    frames, _ = frames_of("en-single-01")
+    with EmbeddedServer(apikeys=(KEY,), tls_cert=str(cert_file), tls_key=str(key_file)) as server:
+        url = server.url.replace("127.0.0.1", "localhost")
+        target = Target(url, KEY, ca_file=str(ca_file), timeouts=FAST)
+        # Two sessions at once: a TLS socket that blocked would stall the other's pacing.
+        sessions = [gevent.spawn(stream, target, frames, speed=8.0) for _ in range(2)]
+        gevent.joinall(sessions, timeout=60)
+        for g in sessions:
+            result = g.get(block=False)
+            assert result.error is None and result.session.confirmed
+            tl = result.session.timeline
+            assert max(f.sent - f.scheduled for f in tl.frames) < 0.02
+        with pytest.raises(ConnectFailed, match="(?i)certificate|tls|ssl"):
+            run(stream, Target(url, KEY, timeouts=FAST), frames[:1])
+
+
+def test_frames_larger_than_the_socket_buffer_arrive_whole() -> None:
+    """A send that does not fit the socket buffer finishes through sendall, bytes intact."""
+    big = bytes(range(256)) * (4 * 4096)  # 4 MiB, even length
+    with EmbeddedServer(
+        apikeys=(KEY,),
+        extra_args=("--max-frame-bytes", str(8 << 20), "--max-backlog-seconds", "600"),
+    ) as server:
+        result = run(stream, Target(server.url, KEY, timeouts=FAST), [big, big], speed=1000.0)
+    assert result.error is None and result.session.confirmed
+    assert result.session.timeline.audio_bytes == 2 * len(big)
