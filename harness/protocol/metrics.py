@@ -49,7 +49,7 @@ def session_metrics(
     tl = timeline
     connect = _ms(tl.connected, tl.connect_started)
     close = _ms(tl.confirmed_at, tl.end_of_stream_at)
-    lateness = [(f.sent - f.scheduled) * 1000.0 for f in tl.frames]
+    lateness = tl.frames.lateness_ms()
     sentences = tl.sentences()
     texts = [s.final_text for s in sentences]
     if segments is None:

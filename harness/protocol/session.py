@@ -13,7 +13,7 @@ from harness.protocol.dialect import DEFAULT_DIALECT, Dialect
 from harness.protocol.events import Confirmation, Event, Finding, Transcript
 from harness.protocol.messages import parse_server_message
 from harness.protocol.state import Input, State, transition
-from harness.protocol.timeline import FrameRecord, MessageRecord, Timeline
+from harness.protocol.timeline import MessageRecord, Timeline
 
 #: Close codes PROTOCOL.md §3 allows for error replies, besides 1000.
 LEGAL_ERROR_CLOSE_CODES = frozenset({1003, 1007, 1008, 1009, 1011})
@@ -39,7 +39,7 @@ class ClientSession:
     def frame_sent(self, size: int, scheduled: float, sent: float) -> None:
         """A binary frame of ``size`` bytes was handed to the socket at ``sent``."""
         self._advance(Input.AUDIO_SENT)
-        self.timeline.frames.append(FrameRecord(self._next_offset, size, scheduled, sent))
+        self.timeline.frames.append(self._next_offset, size, scheduled, sent)
         self._next_offset += size
 
     def end_of_stream(self, at: float) -> str:
