@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from harness.protocol.metrics import PERCENTILES, SessionMetrics
@@ -60,7 +61,18 @@ class LatencyHistogram:
         return int(self.h.get_total_count())
 
     def percentile(self, p: float) -> float | None:
-        return self.h.get_value_at_percentile(p) / 1000.0 if self.count else None
+        """hdrh's ``get_value_at_percentile``, exactly, in one numpy pass instead of a
+        Python loop over every bucket (about 1 ms, which stalled all sends in a worker)."""
+        if not self.count:
+            return None
+        h = self.h
+        counts = np.ctypeslib.as_array(h.counts)[: h.counts_len]
+        cumulative = np.cumsum(counts, dtype=np.int64)
+        index = int(np.searchsorted(cumulative, h.get_target_count_at_percentile(p)))
+        value = h.get_value_from_index(min(index, h.counts_len - 1))
+        if p:
+            return h.get_highest_equivalent_value(value) / 1000.0
+        return h.get_lowest_equivalent_value(value) / 1000.0
 
     @property
     def max(self) -> float | None:

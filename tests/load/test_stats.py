@@ -51,3 +51,15 @@ def test_run_stats_round_trip_and_merge() -> None:
     assert total.pooled_error_rate() == pytest.approx(0.5)
     with pytest.raises(ValueError):
         total.record_failure("nonsense")
+
+
+@given(
+    st.lists(st.floats(0, 600_000, allow_nan=False), min_size=1, max_size=300),
+    st.lists(st.floats(0, 100), min_size=1, max_size=8),
+)
+def test_percentile_equals_hdrh_own_answer(data: list[float], ps: list[float]) -> None:
+    h = LatencyHistogram()
+    for v in data:
+        h.record(v)
+    for p in [*ps, 0.0, 50.0, 99.0, 100.0]:
+        assert h.percentile(p) == h.h.get_value_at_percentile(p) / 1000.0
