@@ -271,7 +271,7 @@ def _send_audio(
 def _receive(conn: Connection, session: ClientSession, confirmed: gevent.event.Event) -> None:
     """Feed arriving bytes to both Sans-I/O layers until the connection ends."""
     protocol = conn.protocol
-    fragments: list[bytes] = []
+    fragments: list[bytes | bytearray | memoryview] = []
     text = False
     while True:
         try:

@@ -481,10 +481,10 @@ class AsrxClient:
             result = gevent_client.stream(self.target, frames, speed=self.speed, session=session)
         except (ConnectFailed, HandshakeRejected, SessionTimeout) as exc:
             started = session.timeline.connect_started or time.monotonic()
-            failure = _refusal(exc)
-            self.fire("connect", (time.monotonic() - started) * 1000.0, exc=failure)
-            self.state.stats.record_failure(failure.kind)
-            self._refused(failure)
+            refusal = _refusal(exc)
+            self.fire("connect", (time.monotonic() - started) * 1000.0, exc=refusal)
+            self.state.stats.record_failure(refusal.kind)
+            self._refused(refusal)
             self.backoff = min(REFUSAL_BACKOFF_MAX_S, max(REFUSAL_BACKOFF_S, 2 * self.backoff))
             gevent.sleep(self.backoff)
             return
