@@ -99,9 +99,14 @@ class AsrxServer:
 
     # -- sessions ----------------------------------------------------------------------
 
+    def _release_slot(self, ws: ServerConnection) -> None:
+        if getattr(ws, "asrx_slot", False):
+            ws.asrx_slot = False  # type: ignore[attr-defined]
+            self._slots -= 1
+
     async def handler(self, ws: ServerConnection) -> None:
         self.metrics.active_sessions.inc()
-        session = ServerSession(ws, self.ctx)
+        session = ServerSession(ws, self.ctx, lambda: self._release_slot(ws))
         try:
             if ws in self._unauthenticated:
                 self._unauthenticated.discard(ws)
@@ -115,9 +120,7 @@ class AsrxServer:
                 await ws.close(1011, "internal error")
         finally:
             self.metrics.active_sessions.dec()
-            if getattr(ws, "asrx_slot", False):
-                ws.asrx_slot = False  # type: ignore[attr-defined]
-                self._slots -= 1
+            self._release_slot(ws)
 
     # -- lifecycle ---------------------------------------------------------------------
 

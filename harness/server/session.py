@@ -25,6 +25,7 @@ import itertools
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,8 +96,16 @@ _Command = _Begin | _Audio | _End | _Finish | _Phantom
 
 
 class ServerSession:
-    def __init__(self, ws: ServerConnection, ctx: ServerContext) -> None:
+    def __init__(
+        self,
+        ws: ServerConnection,
+        ctx: ServerContext,
+        on_disconnect: Callable[[], None] = lambda: None,
+    ) -> None:
         self.ws = ws
+        #: Called the moment the connection is gone, before the session's cleanup: a
+        #: client may reconnect at once and must find its slot free.
+        self.on_disconnect = on_disconnect
         self.ctx = ctx
         self.cfg = ctx.config
         self.id = next(ctx.ids)
@@ -158,6 +167,7 @@ class ServerSession:
                     self._close_soon(1011, self.error)
         finally:
             self.watchdog.cancel()
+            self.on_disconnect()
             await self._cleanup(recognizer, writer, decoder)
 
     def _watch_at(self) -> float:

@@ -144,3 +144,18 @@ def test_client_that_ignores_the_close_is_cut_off() -> None:
             elapsed = time.monotonic() - started
     assert b"101 Switching Protocols" in received and b"idle timeout" in received
     assert elapsed < 3.0, elapsed
+
+
+def test_a_closed_session_frees_its_slot_before_the_client_can_reconnect() -> None:
+    """With --max-sessions 1, back-to-back sessions never meet a 503: the slot is given
+    back the moment the connection ends, not after the session's cleanup."""
+
+    async def back_to_back(url: str) -> list[int | None]:
+        codes = []
+        for _ in range(15):
+            got = await stream(url, KEY, silence(64))
+            codes.append(got.close_code)
+        return codes
+
+    with EmbeddedServer(apikeys=[KEY], extra_args=["--max-sessions", "1"]) as server:
+        assert run(back_to_back(server.url)) == [1000] * 15
