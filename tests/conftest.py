@@ -54,3 +54,18 @@ def run_asrx(
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for localhost / 127.0.0.1 (trustme):
+    ``(ca_file, cert_chain_file, key_file)``."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    ca_file, cert_file, key_file = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    return ca_file, cert_file, key_file

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-import trustme
 
 from harness.cli.main import build_parser, main
 from harness.server.embedded import EmbeddedServer
@@ -195,13 +194,8 @@ def test_handshake_refused_prints_http_status(reference_server: EmbeddedServer) 
     assert "wrong" not in r.stderr
 
 
-def test_tls_failure_and_success_with_ca_file(tmp_path: Path) -> None:
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    ca_file, cert_file, key_file = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
+def test_tls_failure_and_success_with_ca_file(tls_files: tuple[Path, Path, Path]) -> None:
+    ca_file, cert_file, key_file = tls_files
     with EmbeddedServer(apikeys=[APIKEY], tls_cert=str(cert_file), tls_key=str(key_file)) as server:
         assert server.url.startswith("wss://")
         bad = run_asrx("stream", str(TWO_SENTENCES), "--url", server.url, env=KEY_ENV)

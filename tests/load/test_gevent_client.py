@@ -6,7 +6,6 @@ from pathlib import Path
 
 import gevent
 import pytest
-import trustme
 
 from harness.client.target import Target
 from harness.corpus import default_corpus_dir, load_corpus
@@ -84,14 +83,9 @@ def test_bad_transcripts_are_findings_not_exceptions() -> None:
     assert result.session.findings, "a transcript without 'state' must be a finding"
 
 
-def test_wss_with_ca_file_by_host_name(tmp_path: Path) -> None:
+def test_wss_with_ca_file_by_host_name(tls_files: tuple[Path, Path, Path]) -> None:
     """TLS (the cached context per CA file) and a host name that goes through the resolver."""
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
-    ca_file, cert_file, key_file = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
-    cert.private_key_pem.write_to_path(str(key_file))
+    ca_file, cert_file, key_file = tls_files
     frames, _ = frames_of("en-single-01")
     with EmbeddedServer(apikeys=(KEY,), tls_cert=str(cert_file), tls_key=str(key_file)) as server:
         url = server.url.replace("127.0.0.1", "localhost")
