@@ -1,14 +1,15 @@
 """PCM corpora: the manifest format, import from any audio, synthesized sets, checks, scoring.
 
 A corpus is a folder holding ``manifest.jsonl`` (one utterance a line, see
-``harness.corpus.manifest``) and 16 kHz mono s16le ``.pcm`` files. The harness ships two
-synthesized corpora, ``corpora/en-synth`` and ``corpora/th-synth``; ``default_corpus_dir``
-finds them.
+``harness.corpus.manifest``) and 16 kHz mono s16le ``.pcm`` files. The harness ships its
+corpora as package data (``harness/corpora/<name>``; a checkout's ``corpora/`` links to
+them); ``shipped_corpus_dir`` and ``default_corpus_dir`` find them.
 """
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 from harness.corpus.manifest import (
@@ -29,22 +30,25 @@ CORPORA_ENV = "ASRX_CORPORA"
 DEFAULT_CORPUS = "en-synth"
 
 
+def shipped_corpora_root() -> Path:
+    """The folder of the corpora shipped inside the package (``harness/corpora``)."""
+    return Path(str(resources.files("harness") / "corpora"))
+
+
 def _candidate_roots() -> list[Path]:
     roots: list[Path] = []
     if env := os.environ.get(CORPORA_ENV):
         roots.append(Path(env))
-    # A source checkout (editable install): <repo>/harness/corpus/__init__.py -> <repo>/corpora.
-    roots.append(Path(__file__).resolve().parents[2] / "corpora")
-    roots.append(Path.cwd() / "corpora")
+    roots.append(shipped_corpora_root())
     return roots
 
 
 def default_corpus_dir(lang: str = "en") -> Path:
     """The shipped ``<lang>-synth`` corpus folder.
 
-    Looked for, in order, in ``$ASRX_CORPORA``, in ``corpora/`` of the source checkout this
-    package runs from, and in ``./corpora``. An installed wheel does not carry the corpora:
-    set ``ASRX_CORPORA`` to a checkout's ``corpora/`` folder or pass a corpus path.
+    ``$ASRX_CORPORA`` is looked in first (a folder holding ``<lang>-synth`` corpora of your
+    own), then the corpora the package ships (found with ``importlib.resources``, so an
+    installed wheel works from any folder).
     """
     name = f"{lang.split('-', 1)[0].lower()}-synth"
     tried: list[str] = []
@@ -69,6 +73,7 @@ __all__ = [
     "Score",
     "Utterance",
     "default_corpus_dir",
+    "shipped_corpora_root",
     "load_corpus",
     "metric_for",
     "normalize",

@@ -7,7 +7,7 @@ import pytest
 from harness.audio.vad import SpeechEnd, SpeechSegmenter, SpeechStart, find_segments, rms_dbfs
 from harness.corpus import load_corpus
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "en-synth"
+CORPUS = Path(__file__).resolve().parents[2] / "harness" / "corpora" / "en-synth"
 
 
 @pytest.fixture(scope="module")

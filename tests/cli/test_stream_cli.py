@@ -268,7 +268,7 @@ def test_mic_without_sounddevice_or_portaudio() -> None:
 def test_corpus_utterance_uses_manifest_segments_and_scores(
     reference_server: EmbeddedServer,
 ) -> None:
-    corpus = Path(__file__).resolve().parents[2] / "corpora" / "en-synth"
+    corpus = Path(__file__).resolve().parents[2] / "harness" / "corpora" / "en-synth"
     r = run_asrx(
         "stream",
         "en-multi-01",
@@ -306,7 +306,7 @@ def test_ref_text_scores_the_transcript(reference_server: EmbeddedServer) -> Non
 
 
 def test_unknown_corpus_utterance(tmp_path: Path) -> None:
-    corpus = Path(__file__).resolve().parents[2] / "corpora" / "en-synth"
+    corpus = Path(__file__).resolve().parents[2] / "harness" / "corpora" / "en-synth"
     r = run_asrx("stream", "nope", "--corpus", str(corpus), "--url", URL, env=KEY_ENV)
     assert r.returncode == 2
     one_error_line(r.stderr, "neither an utterance id nor an audio file")
