@@ -1,4 +1,9 @@
-"""Parsing and validation of server messages (PROTOCOL.md §3) into events or findings.
+"""The server messages of PROTOCOL.md §3, both ways: encoding and parsing.
+
+One schema for both sides: the reference server builds its messages with ``wire_object``
+(and serialises them with ``encode``), and every client parses them with
+``parse_server_message``, so what the server sends is by construction what the client
+accepts (a round-trip test holds the two together).
 
 ``parse_server_message`` never raises: any payload yields events, findings or both. A
 message that breaks the schema but still carries a string ``text`` yields its findings
@@ -11,6 +16,36 @@ import json
 
 from harness.protocol.dialect import Dialect
 from harness.protocol.events import Confirmation, Event, Finding, Transcript, quote
+
+#: The ``state`` the reference server gives a sentence's later messages (partials, final).
+STATE_SENTENCE = "Sentence"
+#: The ``state`` of an error reply to a bad client text frame.
+STATE_ERROR = "Error"
+#: The ``state`` of the confirmation.
+STATE_CONFIRM = ""
+
+
+def wire_object(event: Transcript | Confirmation, dialect: Dialect) -> dict[str, object]:
+    """The JSON object of a server message for ``event`` (``{"text": ..., "state": ...}``)."""
+    if isinstance(event, Confirmation):
+        return {"text": dialect.confirmation_text, "state": event.state}
+    return {"text": event.text, "state": event.state}
+
+
+def transcript(text: str, *, new_sentence: bool, dialect: Dialect) -> Transcript:
+    """A transcript event: a sentence's first message carries the new-sentence state."""
+    state = dialect.new_sentence_state if new_sentence else STATE_SENTENCE
+    return Transcript(text=text, state=state, new_sentence=new_sentence)
+
+
+def error_object(why: str) -> dict[str, object]:
+    """An error reply in the message shape: empty ``text``, state ``Error``, the reason."""
+    return {"text": "", "state": STATE_ERROR, "error": why}
+
+
+def encode(obj: dict[str, object]) -> str:
+    """A message object as the text frame to send."""
+    return json.dumps(obj)
 
 
 def parse_server_message(payload: str | bytes, dialect: Dialect) -> list[Event]:

@@ -5,7 +5,14 @@ from hypothesis import strategies as st
 
 from harness.protocol.dialect import DEFAULT_DIALECT, Dialect
 from harness.protocol.events import Confirmation, Finding, Transcript
-from harness.protocol.messages import parse_server_message
+from harness.protocol.messages import (
+    STATE_CONFIRM,
+    encode,
+    error_object,
+    parse_server_message,
+    transcript,
+    wire_object,
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -70,3 +77,23 @@ def test_any_payload_yields_events_or_findings_and_never_raises(payload: str | b
     events = parse_server_message(payload, DEFAULT_DIALECT)
     assert events, "every payload yields at least one event or finding"
     assert all(isinstance(e, Transcript | Confirmation | Finding) for e in events)
+
+
+# --- one schema: what the server encodes is what the client parses ----------------------
+@given(text=st.text(max_size=200), new=st.booleans())
+def test_encoded_transcript_parses_back_to_the_same_event(text: str, new: bool) -> None:
+    if text == DEFAULT_DIALECT.confirmation_text:
+        text += "."
+    event = transcript(text, new_sentence=new, dialect=DEFAULT_DIALECT)
+    assert parse_server_message(encode(wire_object(event, DEFAULT_DIALECT)), DEFAULT_DIALECT) == [
+        event
+    ]
+
+
+def test_encoded_confirmation_and_error_reply_parse_without_findings() -> None:
+    confirm = Confirmation(state=STATE_CONFIRM)
+    assert parse_server_message(encode(wire_object(confirm, DEFAULT_DIALECT)), DEFAULT_DIALECT) == [
+        confirm
+    ]
+    events = parse_server_message(encode(error_object("bad frame")), DEFAULT_DIALECT)
+    assert [type(e) for e in events] == [Transcript] and events[0].text == ""
