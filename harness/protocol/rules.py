@@ -1,7 +1,8 @@
-"""The PROTOCOL.md rules the harness enforces, each with a stable id.
+"""The protocol rules the harness enforces, each with a stable id.
 
 Findings, conformance checks and reports name a rule by its id, so a reader can look up
-what was required. The ids start with the PROTOCOL.md section they come from.
+what was required: docs/protocol.md has one section per id (``doc_anchor``), with its
+meaning, its grading and why. The ids start with the section of that page they belong to.
 """
 
 from __future__ import annotations
@@ -41,3 +42,12 @@ RULES: dict[str, str] = {
 def describe(rule: str) -> str:
     """One line: ``§id: text``."""
     return f"§{rule}: {RULES.get(rule, 'unknown rule')}"
+
+
+#: The user documentation of the rules, relative to the repository root.
+PROTOCOL_DOC = "docs/protocol.md"
+
+
+def doc_anchor(rule: str) -> str:
+    """Where ``rule`` is explained, e.g. ``docs/protocol.md#rule-3.state``."""
+    return f"{PROTOCOL_DOC}#rule-{rule}"
