@@ -19,11 +19,16 @@ RULES: dict[str, str] = {
     "2.pacing": "audio sent faster than real time, or paused mid-stream, is transcribed and "
     "the session closes normally",
     "3.text-frame": "every server message is a text frame",
-    "3.json": "every server message holds valid UTF-8 JSON",
+    "3.json": "every server message holds valid JSON",
+    "3.utf8": "every server text frame holds valid UTF-8",
     "3.object": "every server message is a JSON object",
     "3.text": "every server message has a string field 'text'",
-    "3.state": "every server message has a string field 'state'",
+    "3.state": "every transcript message has a string field 'state' "
+    "(on the confirmation: NON-STRICT)",
     "3.state-allowed": "the 'state' value is one the profile allows",
+    "3.size": "every server message fits the client's maximum message size",
+    "3.websocket": "the server's frames follow RFC 6455 (masking, opcodes, fragmentation, "
+    "control frames)",
     "3.silence": "pure silence yields no message with non-empty text",
     "3.sentences": "a multi-sentence utterance yields as many sentences as its speech segments",
     "3.no-repeat": "earlier sentences are not repeated in the next sentence's text",
