@@ -1,6 +1,7 @@
 """Accuracy against a corpus's reference text: WER, or CER for scripts written without spaces.
 
-Both sides are normalized the same way before jiwer aligns them:
+Both sides are normalized the same way before jiwer aligns them (the normalization lives in
+``harness.protocol.words``, which aligns partial hypotheses for word latencies with it):
 
 - Unicode NFKC, then case folded;
 - apostrophes inside words dropped (``don't`` -> ``dont``), every other punctuation or
@@ -17,18 +18,14 @@ which is what a corpus-level WER means.
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 import jiwer
 
-#: Primary language subtags scored by characters (scripts without spaces between words).
-CER_LANGUAGES = frozenset({"th", "zh", "ja", "lo", "km", "my"})
+from harness.protocol.words import Metric, metric_for, normalize
 
-Metric = Literal["wer", "cer"]
-_APOSTROPHES = "'\u2019\u02bc"
+__all__ = ["Metric", "Score", "metric_for", "normalize", "pool", "score"]
 
 
 @dataclass(frozen=True)
@@ -44,29 +41,6 @@ class Score:
 
     def __str__(self) -> str:
         return f"{self.metric.upper()} {self.rate:.1%} ({self.errors}/{self.ref_units})"
-
-
-def metric_for(lang: str) -> Metric:
-    primary = lang.strip().replace("_", "-").split("-", 1)[0].lower()
-    return "cer" if primary in CER_LANGUAGES else "wer"
-
-
-def normalize(text: str, lang: str) -> str:
-    """The text as it is compared: folded, without punctuation; no spaces for CER languages."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    out: list[str] = []
-    for ch in folded:
-        if ch in _APOSTROPHES:
-            continue
-        category = unicodedata.category(ch)
-        if category[0] in "PSZ" or category == "Cc":
-            out.append(" ")
-        else:
-            out.append(ch)
-    words = "".join(out).split()
-    if metric_for(lang) == "cer":
-        return unicodedata.normalize("NFC", "".join(words))
-    return " ".join(words)
 
 
 def _rate(errors: int, units: int) -> float:

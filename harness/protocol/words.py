@@ -1,0 +1,285 @@
+"""Reference words, how texts are compared, and how soon each spoken word reached the user.
+
+Text is compared after one normalization, shared with the accuracy scoring
+(``harness.corpus.scoring``): Unicode NFKC, case folded, apostrophes inside words dropped
+(``don't`` -> ``dont``), every other punctuation or symbol character a space. Languages
+written without spaces between words (``th``, ``zh``, ``ja``, ``lo``, ``km``, ``my``) are
+compared by characters (CER), the others by words (WER).
+
+Word latencies (PROTOCOL.md §5), per reference word j with its end ``end_j`` in the audio:
+
+- **UPL** (user-perceived latency): arrival of the first message whose hypothesis holds
+  word j, minus ``W(end_j)``;
+- **finalization latency**: arrival of the message after which word j is held by every
+  later message, minus ``W(end_j)``.
+
+The hypothesis at each message is the running transcript: the final text of every closed
+sentence, then the current sentence's text, so the figures do not depend on how the server
+cuts sentences. It is aligned to the reference by edit distance with the unspoken tail of
+the reference free (a partial hypothesis covers a prefix of what will be said); a word is
+held when every one of its units (its word, or its characters in a CER language, which is
+how the reference's own word boundaries carry over to scripts without spaces) is aligned
+to an equal hypothesis unit.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from harness.protocol.audio import BYTES_PER_MS, ms_to_bytes
+from harness.protocol.timeline import MessageRecord, Timeline
+
+#: Primary language subtags compared by characters (scripts without spaces between words).
+CER_LANGUAGES = frozenset({"th", "zh", "ja", "lo", "km", "my"})
+_APOSTROPHES = "'\u2019\u02bc"
+
+Metric = Literal["wer", "cer"]
+#: What became of a reference word in a session.
+WordStatus = Literal["final", "lost", "missed", "untimed", "unsent"]
+
+
+def metric_for(lang: str) -> Metric:
+    """``"cer"`` for languages written without spaces between words, else ``"wer"``."""
+    primary = lang.strip().replace("_", "-").split("-", 1)[0].lower()
+    return "cer" if primary in CER_LANGUAGES else "wer"
+
+
+def normalize(text: str, lang: str) -> str:
+    """The text as it is compared: folded, without punctuation; no spaces for CER languages."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    out: list[str] = []
+    for ch in folded:
+        if ch in _APOSTROPHES:
+            continue
+        category = unicodedata.category(ch)
+        out.append(" " if category[0] in "PSZ" or category == "Cc" else ch)
+    words = "".join(out).split()
+    if metric_for(lang) == "cer":
+        return unicodedata.normalize("NFC", "".join(words))
+    return " ".join(words)
+
+
+def units(text: str, lang: str) -> list[str]:
+    """The units ``text`` is compared in: its words, or its characters in a CER language."""
+    norm = normalize(text, lang)
+    return list(norm) if metric_for(lang) == "cer" else norm.split()
+
+
+@dataclass(frozen=True)
+class ReferenceWord:
+    """One word of the reference as written, with where it lies in the audio (ms).
+
+    ``start_ms`` and ``end_ms`` are both None for a word no timing is known for (an
+    aligner could not place it): it is compared but never timed.
+    """
+
+    text: str
+    start_ms: float | None = None
+    end_ms: float | None = None
+
+
+def hypothesis_matches(ref: Sequence[str], hyp: Sequence[str]) -> list[bool]:
+    """Which reference units are aligned to an equal unit of ``hyp``.
+
+    Edit distance (substitution, insertion, deletion cost 1) where ``hyp`` may stop
+    anywhere in ``ref``: deleting the tail of the reference after the hypothesis is free.
+    Among equal costs the alignment ending earliest in the reference wins, and the trace
+    back prefers a match, then a substitution, a deletion, an insertion.
+    """
+    return _Aligner(ref).matches(hyp)
+
+
+class _Aligner:
+    """The alignment of successive hypotheses to one reference, reusing shared prefixes.
+
+    Each message's hypothesis usually extends the previous one, and the table's rows
+    depend only on the hypothesis prefix, so only the rows of the changed tail are redone.
+    """
+
+    def __init__(self, ref: Sequence[str]) -> None:
+        self._ids: dict[str, int] = {}
+        self._ref = np.array([self._id(u) for u in ref], dtype=np.int64)
+        self._cols = np.arange(len(ref) + 1, dtype=np.int64)
+        self._hyp: list[str] = []
+        self._ids_of_hyp: list[int] = []
+        self._rows: list[np.ndarray] = [self._cols.copy()]
+
+    def _id(self, unit: str) -> int:
+        return self._ids.setdefault(unit, len(self._ids))
+
+    def matches(self, hyp: Sequence[str]) -> list[bool]:
+        keep, common = 0, min(len(hyp), len(self._hyp))
+        while keep < common and hyp[keep] == self._hyp[keep]:
+            keep += 1
+        del self._rows[keep + 1 :], self._ids_of_hyp[keep:]
+        for i in range(keep, len(hyp)):
+            unit = self._id(hyp[i])
+            self._ids_of_hyp.append(unit)
+            self._rows.append(self._next_row(self._rows[-1], unit, i + 1))
+        self._hyp = list(hyp)
+        return self._trace(self._ids_of_hyp)
+
+    def _next_row(self, prev: np.ndarray, unit: int, i: int) -> np.ndarray:
+        best = np.empty_like(prev)
+        best[0] = i
+        # Substitution or match from the diagonal, or an inserted hypothesis unit from above.
+        best[1:] = np.minimum(prev[:-1] + (self._ref != unit), prev[1:] + 1)
+        # Deleted reference units run along the row: a running minimum of cost - column.
+        return np.minimum.accumulate(best - self._cols) + self._cols
+
+    def _trace(self, ids: list[int]) -> list[bool]:
+        matched = [False] * len(self._ref)
+        rows, ref = self._rows, self._ref
+        i, j = len(ids), int(np.argmin(rows[-1]))
+        while i > 0 and j > 0:
+            here = rows[i][j]
+            same = ref[j - 1] == ids[i - 1]
+            if rows[i - 1][j - 1] + (not same) == here:
+                matched[j - 1] = bool(same)
+                i, j = i - 1, j - 1
+            elif rows[i][j - 1] + 1 == here:
+                j -= 1
+            else:
+                i -= 1
+        return matched
+
+
+@dataclass(frozen=True)
+class WordLatency:
+    """One reference word's fate in a session; latencies in ms, None where undefined."""
+
+    index: int
+    text: str
+    end_ms: float | None
+    status: WordStatus
+    #: First arrival holding the word minus W(end): the UPL.
+    upl_ms: float | None
+    #: Arrival after which the word stays held, minus W(end).
+    finalization_ms: float | None
+
+
+@dataclass
+class WordLatencies:
+    """Every reference word of one session. ``status`` of each word:
+
+    ``final`` held by the last message (timed); ``lost`` held at some point, not at the end
+    (has a UPL, no finalization); ``missed`` never held; ``untimed`` no timing in the
+    manifest; ``unsent`` its end lies past the audio this session sent.
+    """
+
+    words: list[WordLatency] = field(default_factory=list)
+
+    @property
+    def upl_ms(self) -> list[float]:
+        return [w.upl_ms for w in self.words if w.upl_ms is not None]
+
+    @property
+    def finalization_ms(self) -> list[float]:
+        return [w.finalization_ms for w in self.words if w.finalization_ms is not None]
+
+    def count(self, status: WordStatus) -> int:
+        return sum(1 for w in self.words if w.status == status)
+
+    @property
+    def missed(self) -> int:
+        return self.count("missed")
+
+
+def running_hypotheses(messages: Sequence[MessageRecord]) -> list[tuple[float, str]]:
+    """``(arrival, full transcript so far)`` after each transcript message.
+
+    The full transcript is the final text of every closed sentence followed by the current
+    sentence's text (PROTOCOL.md §3: earlier sentences are not repeated).
+    """
+    return [
+        (at, " ".join(t for t in (*closed, current) if t))
+        for at, closed, current in _by_sentence(messages)
+    ]
+
+
+def _by_sentence(
+    messages: Sequence[MessageRecord],
+) -> Iterator[tuple[float, list[str], str]]:
+    """``(arrival, final texts of the closed sentences, current text)`` per transcript."""
+    closed: list[str] = []
+    current = ""
+    for i, msg in enumerate(messages):
+        if msg.confirmation:
+            break
+        if msg.new_sentence and i > 0 and current:
+            closed.append(current)
+        current = msg.text
+        yield msg.at, closed, current
+
+
+def _running_units(
+    messages: Sequence[MessageRecord], lang: str
+) -> Iterator[tuple[float, list[str]]]:
+    """``(arrival, units of the full transcript so far)``, closed sentences normalized once."""
+    closed_units: list[str] = []
+    n_closed = 0
+    for at, closed, current in _by_sentence(messages):
+        for text in closed[n_closed:]:
+            closed_units += units(text, lang)
+        n_closed = len(closed)
+        yield at, closed_units + units(current, lang)
+
+
+def word_latencies(timeline: Timeline, words: Sequence[ReferenceWord], lang: str) -> WordLatencies:
+    """UPL and finalization latency of every reference word (PROTOCOL.md §5)."""
+    owner_list: list[int] = []
+    ref: list[str] = []
+    for k, word in enumerate(words):
+        for unit in units(word.text, lang):
+            ref.append(unit)
+            owner_list.append(k)
+    owners = np.array(owner_list, dtype=np.int64)
+    spoken = np.unique(owners)
+    # Per spoken word: arrival of the first message holding it, and of the message that
+    # opened its current run of being held (NaN: none).
+    first = np.full(len(spoken), np.nan)
+    since = np.full(len(spoken), np.nan)
+    aligner = _Aligner(ref)
+    for at, hyp in _running_units(timeline.messages, lang):
+        matched = np.array(aligner.matches(hyp), dtype=bool)
+        # A word is held when every unit of it is matched: no unmatched unit among its own.
+        missing = np.zeros(len(words), dtype=np.int64)
+        np.add.at(missing, owners[~matched], 1)
+        held = missing[spoken] == 0
+        first = np.where(held & np.isnan(first), at, first)
+        since = np.where(held, np.where(np.isnan(since), at, since), np.nan)
+    result = WordLatencies()
+    for i, k in enumerate(spoken.tolist()):  # a word of punctuation alone is not spoken
+        result.words.append(_latency(timeline, k, words[k], _opt(first[i]), _opt(since[i])))
+    return result
+
+
+def _opt(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def _latency(
+    timeline: Timeline, k: int, word: ReferenceWord, first: float | None, since: float | None
+) -> WordLatency:
+    def entry(
+        status: WordStatus, upl: float | None = None, fin: float | None = None
+    ) -> WordLatency:
+        return WordLatency(k, word.text, word.end_ms, status, upl, fin)
+
+    if word.end_ms is None:
+        return entry("untimed")
+    end_byte = ms_to_bytes(word.end_ms)
+    w_end = timeline.sent_at(end_byte)
+    if w_end is None or end_byte > timeline.audio_bytes + BYTES_PER_MS:  # 1 ms of rounding
+        return entry("unsent")
+    if first is None:
+        return entry("missed")
+    upl = (first - w_end) * 1000.0
+    if since is None:
+        return entry("lost", upl)
+    return entry("final", upl, (since - w_end) * 1000.0)
