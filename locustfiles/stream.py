@@ -1,13 +1,7 @@
-"""Replay corpus utterances over asrx at real time and measure PROTOCOL.md §5 latencies.
+"""The checkout's entry point for ``locust -f locustfiles/stream.py``: the packaged
+locustfile ``asrx load`` runs (``harness/locustfiles/stream.py``), so both are one user,
+one SLO gate and one report."""
 
-    locust -f locustfiles/stream.py --headless -u 4 -r 2 -t 30s           # embedded server
-    ASRX_APIKEY=... locust -f locustfiles/stream.py --host wss://asr.example/asrx
-
-The user class and its ``--asrx-*`` options live in ``harness.load.user``; the SLO gate
-and the HTML report (``harness.load.gate``) register their end-of-run listeners on import.
-"""
-
-import harness.load.gate  # noqa: F401  (SLO options, reports, exit code)
-from harness.load.user import AsrxUser
+from harness.locustfiles.stream import AsrxUser
 
 __all__ = ["AsrxUser"]

@@ -1,8 +1,11 @@
 """``asrx``: the console command. Each subcommand lives in its own module of this package
-with ``add_parser(subparsers)`` and ``run(args) -> int``.
+with ``add_parser(subparsers)`` and ``run(args) -> int``; a pass-through subcommand
+(``asrx load``, which hands its options to Locust) has ``main(argv) -> int`` instead and
+gets its arguments unparsed.
 
-Exit codes: 0 success, 1 the server under test failed (or a gate failed), 2 usage error,
-130 interrupted. Errors are one line on stderr, never a traceback.
+Exit codes: ``harness.exitcodes`` (0 success, 1 the server under test failed or a gate
+failed, 2 usage error, 130 interrupted; docs/ci.md lists them all). Errors are one line on
+stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,22 +17,26 @@ from collections.abc import Sequence
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.exitcodes import INTERRUPTED, USAGE
 
 #: Subcommand name -> module under ``harness.cli``.
 COMMANDS: dict[str, str] = {
     "stream": "harness.cli.stream",
+    "load": "harness.cli.load",
     "corpus": "harness.cli.corpus",
     "serve": "harness.cli.serve",
 }
-
-EXIT_INTERRUPTED = 130
+#: Subcommands whose arguments belong to another program: argparse would reject them.
+PASSTHROUGH = frozenset({"load"})
+#: ``harness.cli.stream`` still imports the code from here; its home is ``harness.exitcodes``.
+EXIT_INTERRUPTED = INTERRUPTED
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse's own usage errors: one line, exit 2.
         sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
+        raise SystemExit(USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,17 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args else ""
     try:
-        code = int(args.run(args))
+        if command in PASSTHROUGH:
+            return int(importlib.import_module(COMMANDS[command]).main(args[1:]))
+        parsed = build_parser().parse_args(args)
+        command = parsed.command
+        return int(parsed.run(parsed))
     except HarnessError as exc:
-        print(f"asrx {args.command}: error: {exc}", file=sys.stderr)
-        code = exc.exit_code
+        print(f"asrx {command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
-        print(f"asrx {args.command}: interrupted", file=sys.stderr)
-        code = EXIT_INTERRUPTED
-    return code
+        print(f"asrx {command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

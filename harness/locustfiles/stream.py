@@ -1,0 +1,14 @@
+"""Replay corpus utterances over asrx at real time and measure the protocol's latencies
+(docs/protocol.md#latencies); judge the SLO gate and write the reports when the run ends.
+
+    asrx load --headless -u 4 -r 2 -t 30s                              # embedded server
+    ASRX_APIKEY=... asrx load --headless -u 20 -t 2m --host wss://asr.example/asrx
+
+The user class and its ``--asrx-*`` options live in ``harness.load.user``; the SLO gate
+and the HTML report (``harness.load.gate``) register their end-of-run listeners on import.
+"""
+
+import harness.load.gate  # noqa: F401  (SLO options, reports, exit code)
+from harness.load.user import AsrxUser
+
+__all__ = ["AsrxUser"]
