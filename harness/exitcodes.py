@@ -19,5 +19,8 @@ SLO_BREACHED = 3
 #: A load run: the harness itself was saturated (its send lateness exceeded the bound), so
 #: its latencies are untrusted. Takes precedence over ``SLO_BREACHED``.
 HARNESS_SATURATED = 4
+#: A bug in the harness itself, caught before it became a traceback (``asrx corpus check``
+#: uses it so that 1 always means "the corpus has problems"). BSD sysexits' EX_SOFTWARE.
+INTERNAL_ERROR = 70
 #: Ctrl-C.
 INTERRUPTED = 130
