@@ -93,7 +93,7 @@ def run_candidate(name: str, url: str, streams: int, seconds: float, warmup: flo
         from websockets.client import ClientProtocol
         from websockets.uri import parse_uri
 
-        from harness.load.gevent_client import Connection
+        from harness.client.gevent_client import Connection
 
         sleep = gevent.sleep
 
@@ -116,7 +116,7 @@ def run_candidate(name: str, url: str, streams: int, seconds: float, warmup: flo
                     received[0] += len(proto.events_received())
 
             r = gevent.spawn(reader)
-            paced(conn.send_binary, i / streams)
+            paced(lambda d: (proto.send_binary(d), conn.flush()), i / streams)
             r.kill()
             sock.close()
 

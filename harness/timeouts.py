@@ -1,7 +1,8 @@
 """Every wait the harness makes, with its name and default, in one place (seconds).
 
 PROTOCOL.md §4 sets the defaults for the closing sequence. Callers may scale them all at
-once (``Timeouts.scaled``), as the conformance suite's ``--asrx-timeout-scale`` does.
+once (``Timeouts.scaled``), as the conformance suite's ``--asrx-timeout-scale`` does. The
+bounds on what a client keeps of a server's output live beside them, in ``harness.limits``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ class Timeouts:
     close: float = 5.0
     #: A rejected (unauthenticated) session must be closed by then (PROTOCOL.md §1).
     reject_close: float = 2.0
-    #: Longest silence from the server while audio is still being sent before we give up.
-    idle: float = 30.0
     #: Handing one frame to the socket (a stalled TCP window must not hang the sender).
     send: float = 10.0
 

@@ -11,16 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.main import EXIT_INTERRUPTED
-from harness.client.aio import StreamResult, clock, stream
+from harness.client.aio import clock, stream
 from harness.client.display import JsonLines, LiveTranscript, summary_dict, summary_text
 from harness.client.sources import SegmentWatcher, file_frames, import_sounddevice, mic_frames
 from harness.client.target import Target, redact
 from harness.corpus import Utterance, load_corpus, score
 from harness.errors import HarnessError, UsageError
+from harness.limits import DEFAULT_MAX_MESSAGE_BYTES, Limits
 from harness.protocol.audio import DEFAULT_FRAME_BYTES
 from harness.protocol.dialect import DEFAULT_DIALECT, load_profile
 from harness.protocol.events import Event, Finding
 from harness.protocol.metrics import session_metrics
+from harness.protocol.result import StreamResult
 from harness.timeouts import DEFAULT_TIMEOUTS
 
 
@@ -66,6 +68,14 @@ def add_parser(sub: Any) -> None:
         default=1.0,
         help="multiply every wait (open 10 s, confirm 10 s, close 5 s)",
     )
+    p.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        metavar="N",
+        help="largest server message accepted (default 1 MiB); a larger one is a finding "
+        "(3.size) and ends the session",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON event per line")
     ref = p.add_mutually_exclusive_group()
     ref.add_argument("--ref", metavar="TEXT", help="reference transcript: print WER (or CER)")
@@ -92,10 +102,17 @@ def _target(args: argparse.Namespace) -> Target:
         raise UsageError(f"--speed must be > 0, got {args.speed}")
     if not args.timeout_scale > 0:
         raise UsageError(f"--timeout-scale must be > 0, got {args.timeout_scale}")
+    if args.max_message_bytes <= 0:
+        raise UsageError(f"--max-message-bytes must be > 0, got {args.max_message_bytes}")
     apikey = args.apikey if args.apikey is not None else os.environ.get("ASRX_APIKEY")
     dialect = load_profile(args.profile) if args.profile else DEFAULT_DIALECT
     return Target(
-        args.url, apikey, dialect, args.ca_file, DEFAULT_TIMEOUTS.scaled(args.timeout_scale)
+        args.url,
+        apikey,
+        dialect,
+        args.ca_file,
+        DEFAULT_TIMEOUTS.scaled(args.timeout_scale),
+        Limits(max_message_bytes=args.max_message_bytes),
     )
 
 
@@ -165,13 +182,10 @@ async def _run(args: argparse.Namespace, target: Target) -> int:
     t0 = clock()
     jsonl = JsonLines(out, t0) if args.json else None
     live = None if args.json else LiveTranscript(out, out.isatty())
-    findings: list[Finding] = []
 
     def on_event(ev: Event, at: float) -> None:
-        if isinstance(ev, Finding):
-            findings.append(ev)
-            if not args.json:
-                print(f"\nfinding: {ev}", file=sys.stderr)
+        if isinstance(ev, Finding) and not args.json:
+            print(f"\nfinding: {ev}", file=sys.stderr)  # a Finding's text is escaped
         if jsonl:
             jsonl.on_event(ev, at)
         elif live:
@@ -222,7 +236,7 @@ def _report(
     if jsonl:
         if tl.closed_at is not None:
             jsonl.emit("closed", tl.closed_at, code=tl.close_code, reason=tl.close_reason)
-        jsonl.emit("summary", None, **summary_dict(metrics, source))
+        jsonl.emit("summary", None, end=result.end.value, **summary_dict(metrics, source))
         if result.error:
             jsonl.emit("error", None, message=str(result.error))
     else:
@@ -234,8 +248,8 @@ def _report(
     if interrupted and not args.mic:
         print("asrx stream: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if result.session.findings:
-        n = len(result.session.findings)
+    if result.findings:
+        n = len(result.findings)
         print(
             f"asrx stream: error: the server broke the protocol ({n} finding{'s' * (n != 1)})",
             file=sys.stderr,

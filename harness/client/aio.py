@@ -1,73 +1,218 @@
-"""The asyncio I/O adapter: one streaming asrx session over ``websockets``.
+"""The asyncio I/O adapter: asyncio streams carrying one ``Wire`` (Sans-I/O).
 
-It owns the socket and the clock (``time.monotonic``) and drives a Sans-I/O
-``ClientSession``: connect, send PCM at real-time pacing with absolute deadlines while
-receiving concurrently, send end-of-stream, wait for the confirmation and the close.
-Every wait has a timeout from ``Target.timeouts``.
+It owns the socket and the clock (``time.monotonic``) and does only I/O: connect, write what
+the wire queues, read into it, sleep until each frame's deadline, and wait (bounded) for
+what the wire names. WebSocket framing, message assembly and decoding, the asrx session,
+pacing, the closing decisions and the result are the core's (``harness.protocol``).
+``stream`` runs a whole session (``asrx stream``, the suite); ``harness.client.raw``
+drives one by hand over the same ``Connection``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
-
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from harness.client.target import Target, connect_error
-from harness.errors import (
-    ConnectionDropped,
-    SessionTimeout,
-    TargetError,
-)
-from harness.protocol.events import Confirmation, Event
-from harness.protocol.pacing import Pacer
+from harness.protocol.ending import Wait
+from harness.protocol.events import Event
+from harness.protocol.pacing import FrameSchedule
+from harness.protocol.result import StreamResult
 from harness.protocol.session import ClientSession
+from harness.protocol.wire import Wire
+from harness.timeouts import Timeouts
 
 clock = time.monotonic
 
 #: Called with each event and its arrival time, as it arrives.
 EventCallback = Callable[[Event, float], None]
+#: Bytes asked of the stream per read.
+RECV_BYTES = 65536
+
+Frames = Iterable[bytes] | AsyncIterator[bytes]
 
 
-@dataclass
-class StreamResult:
-    session: ClientSession
-    #: What went wrong on the server's side after the session opened, if anything.
-    error: TargetError | None = None
-    #: True when the client stopped sending early (Ctrl-C or a stop request).
-    interrupted: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
+class Connection:
+    """An open WebSocket: an asyncio stream pair and the ``Wire`` whose bytes it carries.
+
+    A receiver task reads into the wire, writes its replies (pongs, the close echo) and sets
+    ``changed``, which every wait watches.
+    """
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        wire: Wire,
+        timeouts: Timeouts,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.wire = wire
+        self.timeouts = timeouts
+        self.changed = asyncio.Event()
+        self.on_event: EventCallback | None = None
+        self.receiver: asyncio.Task[None] | None = None
+
+    # -- bytes out ------------------------------------------------------------------------
+    def write(self) -> bool:
+        """Hand what the wire has queued to the transport; True if there was any."""
+        wrote = False
+        for data in self.wire.data_to_send():
+            wrote = True
+            if data:
+                self.writer.write(data)
+            elif self.writer.can_write_eof():  # half-close after the closing handshake
+                with contextlib.suppress(OSError):
+                    self.writer.write_eof()
+        return wrote
+
+    async def flush(self) -> None:
+        """``write``, then wait until the transport takes it (``TimeoutError`` after
+        ``timeouts.send``: the server stopped reading)."""
+        if self.write():
+            async with asyncio.timeout(self.timeouts.send):
+                await self.writer.drain()
+
+    # -- bytes in -------------------------------------------------------------------------
+    async def handshake(self) -> list[tuple[Event, float]]:
+        """Read until the opening handshake completes; raise why it cannot. Returns the
+        events of anything that arrived with the response."""
+        wire = self.wire
+        early: list[tuple[Event, float]] = []
+        while not wire.opened:
+            data = await self.reader.read(RECV_BYTES)
+            at = clock()
+            events = wire.receive_data(data, at) if data else wire.receive_eof(at)
+            early += [(ev, at) for ev in events]
+            failure = wire.handshake_failure(eof=not data)
+            if failure is not None:
+                raise failure
+        return early
+
+    def start(self, on_event: EventCallback | None, early: list[tuple[Event, float]]) -> None:
+        self.on_event = on_event
+        if on_event is not None:
+            for ev, at in early:
+                on_event(ev, at)
+        self.receiver = asyncio.create_task(self._receive())
+
+    async def _receive(self) -> None:
+        wire = self.wire
+        try:
+            while True:
+                try:
+                    data = await self.reader.read(RECV_BYTES)
+                except OSError:
+                    data = b""
+                at = clock()
+                events = wire.receive_data(data, at) if data else wire.receive_eof(at)
+                self.dispatch(events, at)
+                try:
+                    await self.flush()
+                except (OSError, TimeoutError):
+                    # A server that does not read our replies: drop it rather than queue.
+                    self.writer.transport.abort()
+                self.changed.set()
+                if not data:
+                    return
+        finally:
+            self.changed.set()
+
+    def dispatch(self, events: list[Event], at: float) -> None:
+        if self.on_event is not None:
+            for ev in events:
+                self.on_event(ev, at)
+
+    def lost(self) -> None:
+        """A write failed: the connection is over."""
+        at = clock()
+        self.dispatch(self.wire.connection_lost(at), at)
+        self.changed.set()
+
+    # -- waiting --------------------------------------------------------------------------
+    async def until(self, done: Callable[[], bool], seconds: float) -> bool:
+        """Wait until ``done()`` (checked whenever something arrives), at most ``seconds``."""
+        deadline = clock() + seconds
+        while not done():
+            remaining = deadline - clock()
+            if remaining <= 0:
+                return False
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self.changed.wait()
+        return True
+
+    async def close_sequence(self) -> None:
+        """Wait for what the wire names (confirmation, close), each wait bounded."""
+        wire = self.wire
+        while (wait := wire.next_wait()) is not None:
+            over = functools.partial(wire.wait_over, wait)
+            if not await self.until(over, wait.seconds(self.timeouts)):
+                wire.timeout(wait)
+
+    # -- sending audio --------------------------------------------------------------------
+    async def send_frames(
+        self, frames: Frames, speed: float | None, stop: asyncio.Event | None = None
+    ) -> None:
+        """Send each frame on its deadline until the frames end, ``stop`` is set or the
+        session can no longer take audio. A send that times out or fails ends it."""
+        wire = self.wire
+        schedule = FrameSchedule(clock(), speed)
+        try:
+            async for frame in _aiter(frames):
+                now = clock()
+                due = schedule.next(len(frame), now)
+                await asyncio.sleep(due - now if due > now else 0)  # 0: let the receiver run
+                if stop is not None and stop.is_set():
+                    break
+                if not wire.can_send_audio:
+                    return
+                sent = clock()
+                wire.send_audio(frame)
+                await self.flush()
+                wire.audio_sent(len(frame), due, sent)
+        except TimeoutError:
+            wire.timeout(Wait.SEND)
+            return
+        except OSError:
+            self.lost()
+            return
+        if stop is not None and stop.is_set():
+            wire.interrupt()
+
+    async def send_end_of_stream(self) -> None:
+        if not self.wire.can_send:
+            return
+        self.wire.send_end_of_stream(clock())
+        try:
+            await self.flush()
+        except TimeoutError:
+            self.wire.timeout(Wait.SEND)
+        except OSError:
+            self.lost()
+
+    async def close(self) -> None:
+        """Leave, bounded, whatever state the session is in (a close frame if it is open)."""
+        self.wire.abandon()
+        self.write()
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.timeouts.close):
+                await self.writer.wait_closed()
+        self.writer.transport.abort()
+        if self.receiver is not None:
+            if not self.receiver.done():
+                self.receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.receiver
 
 
-async def open_connection(target: Target, session: ClientSession) -> ClientConnection:
-    """Open the WebSocket, recording the connect time; map every failure to one error."""
-    session.connect_started(clock())
-    try:
-        ws = await connect(
-            target.url,
-            additional_headers=target.headers(),
-            ssl=target.ssl_context(),
-            open_timeout=target.timeouts.open,
-            close_timeout=target.timeouts.close,
-            ping_interval=None,
-            compression=None,
-            proxy=None,
-            max_size=None,
-        )
-    except Exception as exc:
-        error = connect_error(exc, target)
-        if error is None:
-            raise
-        raise error from None
-    session.opened(clock())
-    return ws
-
-
-async def _aiter(frames: Iterable[bytes] | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _aiter(frames: Frames) -> AsyncIterator[bytes]:
     if isinstance(frames, AsyncIterator):
         async for f in frames:
             yield f
@@ -76,9 +221,43 @@ async def _aiter(frames: Iterable[bytes] | AsyncIterator[bytes]) -> AsyncIterato
             yield f
 
 
+async def open_connection(
+    target: Target, session: ClientSession, on_event: EventCallback | None = None
+) -> Connection:
+    """TCP, TLS and the opening handshake within ``timeouts.open``; every failure is one
+    error from ``connect_error`` (``ConnectFailed``, ``HandshakeRejected``, ``SessionTimeout``)."""
+    writer: asyncio.StreamWriter | None = None
+    try:
+        wire = Wire(session, target.url, target.headers(), target.limits.max_message_bytes)
+        wire.connect(clock())
+        async with asyncio.timeout(target.timeouts.open):
+            reader, writer = await asyncio.open_connection(
+                target.host,
+                target.port,
+                ssl=target.ssl_context(),
+                server_hostname=target.host if target.secure else None,
+            )
+            conn = Connection(reader, writer, wire, target.timeouts)
+            await conn.flush()
+            early = await conn.handshake()
+    except Exception as exc:
+        if writer is not None:
+            writer.transport.abort()
+        error = connect_error(exc, target)
+        if error is None:
+            raise
+        raise error from None
+    except BaseException:
+        if writer is not None:
+            writer.transport.abort()
+        raise
+    conn.start(on_event, early)
+    return conn
+
+
 async def stream(
     target: Target,
-    frames: Iterable[bytes] | AsyncIterator[bytes],
+    frames: Frames,
     *,
     speed: float | None = 1.0,
     on_event: EventCallback | None = None,
@@ -92,115 +271,14 @@ async def stream(
     ``stop`` ends the audio early and still closes the session properly.
 
     Raises ``ConnectFailed``, ``HandshakeRejected`` or ``SessionTimeout`` when no session
-    opens; afterwards, failures are returned in ``StreamResult.error`` with the timeline
-    recorded so far.
+    opens; afterwards everything is in the returned ``StreamResult``.
     """
-    session = session or ClientSession(target.dialect)
-    ws = await open_connection(target, session)
-    result = StreamResult(session)
-    confirmed = asyncio.Event()
-
-    async def receive() -> None:
-        try:
-            async for message in ws:
-                at = clock()
-                for ev in session.receive(message, at):
-                    if isinstance(ev, Confirmation):
-                        confirmed.set()
-                    if on_event:
-                        on_event(ev, at)
-        except ConnectionClosed:
-            pass
-        rcvd = ws.close_code if ws.protocol.close_rcvd is not None else None
-        for ev in session.closed(clock(), rcvd, ws.close_reason or ""):
-            if on_event:
-                on_event(ev, clock())
-
-    receiver = asyncio.create_task(receive())
+    session = session or ClientSession(target.dialect, target.limits)
+    conn = await open_connection(target, session, on_event)
     try:
-        result.interrupted = await _send_audio(ws, session, frames, speed, stop, receiver, target)
-        if receiver.done():
-            result.error = _dropped(ws, "before the end of the stream")
-            return result
-        await asyncio.wait_for(ws.send(session.end_of_stream(clock())), target.timeouts.send)
-        await _await_closing(ws, receiver, confirmed, target, result)
-    except (TimeoutError, ConnectionClosed) as exc:
-        if result.error is None:
-            result.error = (
-                SessionTimeout("sending audio", target.timeouts.send)
-                if isinstance(exc, TimeoutError)
-                else _dropped(ws, "while audio was being sent")
-            )
+        await conn.send_frames(frames, speed, stop)
+        await conn.send_end_of_stream()
+        await conn.close_sequence()
     finally:
-        if not receiver.done():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), target.timeouts.close)
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await receiver
-    return result
-
-
-async def _send_audio(
-    ws: ClientConnection,
-    session: ClientSession,
-    frames: Iterable[bytes] | AsyncIterator[bytes],
-    speed: float | None,
-    stop: asyncio.Event | None,
-    receiver: asyncio.Task[None],
-    target: Target,
-) -> bool:
-    """Send every frame on its deadline; return True when stopped early by ``stop``."""
-    pacer = Pacer(clock(), speed) if speed is not None else None
-    offset = 0
-    async for frame in _aiter(frames):
-        if stop is not None and stop.is_set():
-            return True
-        if receiver.done():
-            return False
-        due = pacer.due(offset) if pacer is not None else clock()
-        delay = due - clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        sent = clock()
-        await asyncio.wait_for(ws.send(frame), target.timeouts.send)
-        session.frame_sent(len(frame), due, sent)
-        offset += len(frame)
-    return bool(stop is not None and stop.is_set())
-
-
-async def _await_closing(
-    ws: ClientConnection,
-    receiver: asyncio.Task[None],
-    confirmed: asyncio.Event,
-    target: Target,
-    result: StreamResult,
-) -> None:
-    t = target.timeouts
-    waiter = asyncio.create_task(confirmed.wait())
-    done, _ = await asyncio.wait(
-        {waiter, receiver}, timeout=t.confirm, return_when=asyncio.FIRST_COMPLETED
-    )
-    waiter.cancel()
-    if not confirmed.is_set():
-        if receiver in done or ws.protocol.close_rcvd is not None:
-            result.error = _dropped(ws, "without confirming")
-        else:
-            result.error = SessionTimeout("the close confirmation", t.confirm)
-        return
-    try:
-        await asyncio.wait_for(asyncio.shield(receiver), t.close)
-    except TimeoutError:
-        result.error = SessionTimeout(
-            "the server to close the connection after confirming", t.close
-        )
-
-
-def _dropped(ws: ClientConnection, when: str) -> ConnectionDropped:
-    rcvd = ws.protocol.close_rcvd
-    if rcvd is None:
-        return ConnectionDropped(f"server dropped the connection {when} (no close frame)")
-    reason = f": {rcvd.reason}" if rcvd.reason else ""
-    return ConnectionDropped(
-        f"server closed the connection {when} (close code {rcvd.code}{reason})", rcvd.code
-    )
+        await conn.close()
+    return conn.wire.result(target.timeouts)

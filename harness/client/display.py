@@ -1,12 +1,17 @@
-"""How ``asrx stream`` shows a session: a live transcript, JSON lines, and a summary."""
+"""How ``asrx stream`` shows a session: a live transcript, JSON lines, and a summary.
+
+Server text never reaches the output raw: the live transcript shows it through ``printable``
+and JSON lines are written by ``safe_json`` (``harness.protocol.escape``), so no escape
+sequence, NUL or bidi override from a server reaches the user's terminal or a log.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from typing import TextIO
 
+from harness.protocol.escape import printable, safe_json
 from harness.protocol.events import Confirmation, Event, Finding, Transcript
 from harness.protocol.metrics import DEFAULT_LATENESS_BOUND_MS, SessionMetrics, Summary, summarize
 
@@ -29,9 +34,9 @@ class LiveTranscript:
         if isinstance(ev, Transcript):
             if ev.new_sentence and self.current:
                 self._finish_sentence()
-            self.current = ev.text
+            self.current = printable(ev.text)
             if self.tty:
-                self._rewrite(ev.text)
+                self._rewrite(self.current)
         elif isinstance(ev, Confirmation):
             self.finish()
 
@@ -66,7 +71,7 @@ class JsonLines:
         if at is not None:
             obj["t_ms"] = round((at - self.t0) * 1000.0, 3)
         obj.update(fields)
-        self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.out.write(safe_json(obj) + "\n")
         self.out.flush()
 
     def on_event(self, ev: Event, at: float) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 from harness.audio.convert import iter_pcm16k, reframe
 from harness.audio.vad import SpeechSegmenter, SpeechStart
@@ -88,7 +89,7 @@ def _put_nowait(queue: asyncio.Queue[bytes], data: bytes) -> None:
         queue.put_nowait(data)
 
 
-def import_sounddevice():  # type: ignore[no-untyped-def]
+def import_sounddevice() -> ModuleType:
     try:
         import sounddevice
     except ImportError:

@@ -1,4 +1,5 @@
-"""Where and how to reach a server under test: URL, key, TLS trust, dialect, timeouts.
+"""Where and how to reach a server under test: URL, key, TLS trust, dialect, timeouts, and
+the limits on what a client keeps of its output.
 
 The apikey lives here and nowhere else; ``redact`` and ``Target.__repr__`` keep it out of
 every log line, report and error message.
@@ -20,7 +21,9 @@ from harness.errors import (
     SessionTimeout,
     UsageError,
 )
+from harness.limits import DEFAULT_LIMITS, Limits
 from harness.protocol.dialect import DEFAULT_DIALECT, Dialect
+from harness.protocol.escape import printable
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 REDACTED = "***"
@@ -52,6 +55,7 @@ class Target:
     dialect: Dialect = DEFAULT_DIALECT
     ca_file: str | None = None
     timeouts: Timeouts = DEFAULT_TIMEOUTS
+    limits: Limits = DEFAULT_LIMITS
 
     def __post_init__(self) -> None:
         check_url(self.url)
@@ -94,13 +98,14 @@ def connect_error(exc: BaseException, target: Target) -> HarnessError | None:
     """The one-line harness error for a failure while opening a session to ``target``.
 
     Shared by every I/O adapter, so a refused connection reads the same in the CLI, the
-    conformance suite and the Locust report. ``None``: not a connection failure.
+    conformance suite and the Locust report. ``None``: not a connection failure. Text that
+    comes from the server (an HTTP reason phrase, a header) is escaped (``printable``).
     """
     where = target.netloc
     if isinstance(exc, HarnessError):
         return exc
     if isinstance(exc, InvalidStatus):
-        return HandshakeRejected(exc.response.status_code, exc.response.reason_phrase)
+        return HandshakeRejected(exc.response.status_code, printable(exc.response.reason_phrase))
     if isinstance(exc, InvalidURI):
         return UsageError(f"invalid URL: {exc}")
     if isinstance(exc, TimeoutError):
@@ -116,5 +121,6 @@ def connect_error(exc: BaseException, target: Target) -> HarnessError | None:
     if isinstance(exc, ConnectionRefusedError):
         return ConnectFailed(f"connection refused by {where}")
     if isinstance(exc, OSError | InvalidHandshake):
-        return ConnectFailed(f"cannot connect to {where}: {redact(str(exc), target.apikey)}")
+        detail = printable(redact(str(exc), target.apikey))
+        return ConnectFailed(f"cannot connect to {where}: {detail}")
     return None

@@ -2,7 +2,7 @@
 
 ``locustfiles/stream.py`` imports this module; importing it registers the ``--asrx-*``
 options and the event listeners. Each user loops: pick an utterance (round-robin or
-random), stream it at real time through ``harness.load.gevent_client`` (absolute
+random), stream it at real time through ``harness.client.gevent_client`` (absolute
 deadlines, a receiver greenlet, end-of-stream, confirmation, close; every wait bounded),
 then fire what it measured as Locust requests (``request_type="ASRX"``):
 
@@ -63,7 +63,7 @@ from harness.errors import (
     SessionTimeout,
     TargetError,
 )
-from harness.load import gevent_client
+from harness.client import gevent_client
 from harness.load.stats import RunStats
 from harness.protocol.audio import DEFAULT_FRAME_BYTES, split_frames
 from harness.protocol.metrics import DEFAULT_LATENESS_BOUND_MS, SessionMetrics, session_metrics

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.protocol.escape import printable
 from harness.protocol.rules import describe
 
 #: How much of an offending message a finding quotes.
@@ -16,9 +17,12 @@ SEEN_LIMIT = 200
 
 
 def quote(value: object) -> str:
-    """A short printable rendering of what was seen."""
+    """A short printable rendering of what was seen: cut to ``SEEN_LIMIT`` characters, then
+    its control characters escaped (``harness.protocol.escape``)."""
     text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= SEEN_LIMIT else text[:SEEN_LIMIT] + f"... ({len(text)} chars)"
+    if len(text) > SEEN_LIMIT:
+        text = text[:SEEN_LIMIT] + f"... ({len(text)} chars)"
+    return printable(text)
 
 
 @dataclass(frozen=True)
@@ -40,13 +44,21 @@ class Confirmation:
 
 @dataclass(frozen=True)
 class Finding:
-    """A PROTOCOL.md rule the server broke."""
+    """A PROTOCOL.md rule the server broke.
+
+    ``expected`` and ``seen`` are stored escaped (``printable``), whoever built them: every
+    output a finding reaches (terminal, pytest, HTML, JUnit, JSON) gets safe text.
+    """
 
     rule: str
     expected: str
     seen: str
     #: True when only ``--asrx-strict`` makes this a failure (Autobahn's NON-STRICT).
     strict_only: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expected", printable(self.expected))
+        object.__setattr__(self, "seen", printable(self.seen))
 
     def __str__(self) -> str:
         return f"{describe(self.rule)} | expected: {self.expected} | seen: {self.seen}"

@@ -66,6 +66,9 @@ def parse_server_message(payload: str | bytes, dialect: Dialect) -> list[Event]:
     out: list[Event] = []
     text = obj.get("text")
     state = obj.get("state")
+    # The confirmation is recognized by its text alone (the public clients never read its
+    # state): what is wrong with its state is NON-STRICT (PROTOCOL.md §3).
+    confirmation = isinstance(text, str) and text == dialect.confirmation_text
     if "text" not in obj:
         out.append(Finding("3.text", "a field 'text' holding a string", quote(payload)))
     elif not isinstance(text, str):
@@ -73,20 +76,37 @@ def parse_server_message(payload: str | bytes, dialect: Dialect) -> list[Event]:
             Finding("3.text", "'text' to be a string", f"{type(text).__name__}: {quote(payload)}")
         )
     if "state" not in obj:
-        out.append(Finding("3.state", "a field 'state' holding a string", quote(payload)))
+        out.append(
+            Finding(
+                "3.state",
+                "a field 'state' holding a string",
+                quote(payload),
+                strict_only=confirmation,
+            )
+        )
     elif not isinstance(state, str):
         out.append(
             Finding(
-                "3.state", "'state' to be a string", f"{type(state).__name__}: {quote(payload)}"
+                "3.state",
+                "'state' to be a string",
+                f"{type(state).__name__}: {quote(payload)}",
+                strict_only=confirmation,
             )
         )
     elif dialect.allowed_states is not None and state not in dialect.allowed_states:
         allowed = ", ".join(sorted(dialect.allowed_states))
-        out.append(Finding("3.state-allowed", f"state in {{{allowed}}}", quote(payload)))
+        out.append(
+            Finding(
+                "3.state-allowed",
+                f"state in {{{allowed}}}",
+                quote(payload),
+                strict_only=confirmation,
+            )
+        )
 
     if isinstance(text, str):
         state_str = state if isinstance(state, str) else ""
-        if text == dialect.confirmation_text:
+        if confirmation:
             out.append(Confirmation(state=state_str))
         else:
             out.append(

@@ -31,11 +31,8 @@ class SessionMetrics:
     #: None when the corpus segments are unknown.
     segmentation_mismatch: bool | None
     corpus_segments: int | None
+    #: What a caller adds to the session's summary (``asrx stream``: accuracy).
     extra: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def lateness_p99_ms(self) -> float | None:
-        return percentile(self.lateness_ms, 99)
 
 
 def session_metrics(

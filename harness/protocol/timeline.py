@@ -94,6 +94,8 @@ class Timeline:
     connected: float | None = None
     frames: FrameLog = field(default_factory=FrameLog)
     messages: list[MessageRecord] = field(default_factory=list)
+    #: Messages that arrived past the session's history bounds (``harness.limits``).
+    messages_not_kept: int = 0
     end_of_stream_at: float | None = None
     confirmed_at: float | None = None
     closed_at: float | None = None

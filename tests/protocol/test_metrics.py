@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.protocol.metrics import percentile, session_metrics, summarize
-from harness.protocol.pacing import Pacer
+from harness.protocol.pacing import FrameSchedule
 from harness.protocol.session import ClientSession
 
 FRAME = 1024  # 32 ms
@@ -74,9 +74,19 @@ def test_percentile_is_a_member_and_monotone(values: list[float], p: float) -> N
     assert percentile(values, min(100.0, p + 5)) >= v  # type: ignore[operator]
 
 
-def test_pacer_absolute_deadlines() -> None:
-    pacer = Pacer(t0=100.0, speed=2.0)
-    assert pacer.due(0) == 100.0
-    assert pacer.due(1024 * 1000) == pytest.approx(100.0 + 32.0 / 2)
+def test_schedule_absolute_deadlines() -> None:
+    schedule = FrameSchedule(t0=100.0, speed=2.0)
+    assert schedule.due(0) == 100.0
+    assert schedule.due(1024 * 1000) == pytest.approx(100.0 + 32.0 / 2)
+    # next() walks the frames: each due from t0 and its offset, whatever the clock says
+    assert schedule.next(1024, now=500.0) == 100.0
+    assert schedule.next(1023, now=500.0) == pytest.approx(100.0 + 0.016)
+    assert schedule.next(2, now=0.0) == pytest.approx(100.0 + 2047 / 64000)
     with pytest.raises(ValueError):
-        Pacer(0.0, speed=0)
+        FrameSchedule(0.0, speed=0)
+
+
+def test_unpaced_schedule_is_due_at_once() -> None:
+    schedule = FrameSchedule(t0=100.0, speed=None)
+    assert schedule.next(1024, now=250.0) == 250.0
+    assert schedule.next(65536, now=251.0) == 251.0

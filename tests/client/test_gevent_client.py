@@ -10,7 +10,7 @@ import pytest
 from harness.client.target import Target
 from harness.corpus import default_corpus_dir, load_corpus
 from harness.errors import ConnectFailed, HandshakeRejected, SessionTimeout
-from harness.load.gevent_client import stream
+from harness.client.gevent_client import stream
 from harness.protocol.metrics import session_metrics
 from harness.server.embedded import EmbeddedServer
 from harness.timeouts import Timeouts
