@@ -7,10 +7,10 @@ from pathlib import Path
 import gevent
 import pytest
 
+from harness.client.gevent_client import stream
 from harness.client.target import Target
 from harness.corpus import default_corpus_dir, load_corpus
 from harness.errors import ConnectFailed, HandshakeRejected, SessionTimeout
-from harness.client.gevent_client import stream
 from harness.protocol.metrics import session_metrics
 from harness.server.embedded import EmbeddedServer
 from harness.timeouts import Timeouts
