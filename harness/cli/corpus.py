@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 
 from harness.corpus import Corpus
-from harness.corpus.check import check_corpus
+from harness.corpus.check import inspect_corpus
 from harness.corpus.importer import ImportOptions, import_corpus
+from harness.corpus.lines import show
 from harness.corpus.manifest import check_lang
 from harness.corpus.synth import VOICES, synth_corpus
+from harness.errors import HarnessError
+from harness.exitcodes import INTERNAL_ERROR, OK, TARGET_FAILED
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="convert audio files into a new corpus",
         description="Convert audio files (anything libsndfile reads, or raw s16le PCM) into a "
         "new corpus: downmixed, resampled to 16 kHz, speech segments found by the VAD. "
-        "Reference text comes from --text-csv or a .txt next to each file.",
+        "Reference text comes from --text-csv or a .txt (or .lab) next to each file; without "
+        "it the utterance is latency-only. Word timings come from a .TextGrid or .ctm of the "
+        "same name (beside the file or in --timings DIR), else from --align.",
     )
     imp.add_argument("sources", nargs="+", metavar="SRC", type=Path, help="audio files or folders")
     imp.add_argument("--out", required=True, type=Path, help="corpus folder to create")
@@ -44,6 +49,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     imp.add_argument(
         "--source", help="provenance and licence to record, e.g. 'LibriSpeech, CC BY 4.0'"
+    )
+    imp.add_argument(
+        "--align",
+        action="store_true",
+        help="English: align the reference text with pocketsphinx for word timings "
+        "(words it cannot align are reported and kept without times)",
+    )
+    imp.add_argument(
+        "--timings",
+        type=Path,
+        metavar="DIR",
+        help="folder of TextGrid (e.g. Montreal Forced Aligner) or CTM files named like the "
+        "audio files (default: beside them)",
     )
     imp.add_argument("--force", action="store_true", help="replace --out if it exists")
     imp.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -64,8 +82,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     chk = sub.add_parser(
         "check",
         help="verify a corpus folder",
-        description="Verify a corpus: manifest lines, audio files, durations, segments, text. "
-        "Prints one line per problem; exit 1 if there is any.",
+        description="Verify a corpus: manifest lines, audio files, durations, segments, text, "
+        "word timings. Prints one line per problem and per note; exit 0 with no problem, 1 "
+        "with problems, 2 when DIR is not a corpus folder.",
     )
     chk.add_argument("corpus", type=Path, metavar="DIR")
     chk.add_argument(
@@ -106,6 +125,8 @@ def run_import(args: argparse.Namespace) -> int:
         source=args.source,
         force=args.force,
         progress=False if args.no_progress else None,
+        align=args.align,
+        timings_dir=args.timings,
     )
     corpus = import_corpus(args.sources, args.out, opts, _warn)
     print(_summary("imported", corpus))
@@ -119,11 +140,31 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    problems = check_corpus(args.corpus, vad=args.vad)
-    for problem in problems:
+    try:
+        report = inspect_corpus(args.corpus, vad=args.vad)
+    except HarnessError:
+        raise
+    except Exception as exc:  # a bug: say so in one line, with a code of its own
+        print(
+            f"asrx corpus check: internal error ({type(exc).__name__}: {show(str(exc))}); "
+            "this is a bug in asrx-harness, please report it",
+            file=sys.stderr,
+        )
+        return INTERNAL_ERROR
+    for problem in report.problems:
         print(problem)
-    if problems:
-        print(f"asrx corpus check: {len(problems)} problem(s) in {args.corpus}", file=sys.stderr)
-        return 1
-    print(f"{args.corpus}: ok")
-    return 0
+    for note in report.notes:
+        print(f"{note} (note)")
+    if report.problems:
+        print(
+            f"asrx corpus check: {len(report.problems)} problem(s) in {args.corpus}",
+            file=sys.stderr,
+        )
+        return TARGET_FAILED
+    extras = [f"{report.utterances} utterances"]
+    if report.with_words:
+        extras.append(f"{report.with_words} with word timings")
+    if report.latency_only:
+        extras.append(f"{report.latency_only} latency-only")
+    print(f"{args.corpus}: ok ({', '.join(extras)})")
+    return OK

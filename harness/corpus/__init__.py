@@ -23,6 +23,7 @@ from harness.corpus.manifest import (
 )
 from harness.corpus.scoring import Score, metric_for, normalize, pool, score
 from harness.errors import UsageError
+from harness.protocol.words import ReferenceWord
 
 #: Environment variable naming a folder that holds ``<lang>-synth`` corpora (or your own).
 CORPORA_ENV = "ASRX_CORPORA"
@@ -70,6 +71,7 @@ __all__ = [
     "SCHEMA_PATH",
     "Corpus",
     "ManifestError",
+    "ReferenceWord",
     "Score",
     "Utterance",
     "default_corpus_dir",

@@ -5,8 +5,15 @@ soxr resampling, clipped s16le), written straight to its ``.pcm`` file and fed t
 streaming VAD (``harness.audio.vad.SpeechSegmenter``) on the way, so memory stays bounded
 whatever the file's length. The segments are the VAD's: the same segmenter the reference
 server cuts sentences with. Reference text comes from a ``file,text`` CSV/TSV table or a
-sidecar ``.txt`` next to the audio. Everything is written into a staging folder that
-replaces the target only when all files succeeded.
+sidecar ``.txt`` (or MFA's ``.lab``) next to the audio; without one the utterance is
+latency-only (text ``null``). Word timings come from a TextGrid or CTM file of the same
+stem (beside the audio or in ``timings_dir``, ``harness.corpus.timings``), else, with
+``align``, from pocketsphinx (``harness.corpus.align``); words neither places are kept
+without times and reported.
+
+Everything is written into a staging folder that replaces the target only when every file
+succeeded and the new corpus passes ``asrx corpus check``: import never writes a corpus
+its own check rejects.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from tqdm import tqdm
 
 from harness.audio.convert import iter_pcm16k
 from harness.audio.vad import SpeechEnd, SpeechSegmenter, SpeechStart
+from harness.corpus.align import Aligner, can_align
+from harness.corpus.check import check_corpus
 from harness.corpus.manifest import (
     Corpus,
     Segment,
@@ -31,7 +40,9 @@ from harness.corpus.manifest import (
     write_manifest,
 )
 from harness.corpus.staging import staged_folder
+from harness.corpus.timings import Placement, find_timings, place_words, read_timings
 from harness.errors import UsageError
+from harness.protocol.words import ReferenceWord
 
 #: Suffixes picked up when a source is a folder.
 AUDIO_SUFFIXES = frozenset(
@@ -40,6 +51,10 @@ AUDIO_SUFFIXES = frozenset(
 )
 _HEADER_FILE = {"file", "path", "filename", "audio", "wav"}
 _HEADER_TEXT = {"text", "transcript", "transcription", "sentence", "reference"}
+#: ``--align`` holds the whole file and its alignment in memory: longer files are skipped.
+MAX_ALIGN_MS = 10 * 60 * 1000.0
+#: Sidecar transcripts, in the order they are looked for (``.lab``: MFA's corpus format).
+TEXT_SUFFIXES = (".txt", ".lab")
 
 Warn = Callable[[str], None]
 
@@ -55,6 +70,10 @@ class ImportOptions:
     force: bool = False
     #: None: a progress bar when stderr is a terminal; False: never.
     progress: bool | None = None
+    #: Align the reference text with pocketsphinx where no TextGrid/CTM gives timings.
+    align: bool = False
+    #: Where TextGrid/CTM files are looked for (default: beside each audio file).
+    timings_dir: Path | None = None
 
 
 def expand_sources(sources: Sequence[str | Path]) -> list[Path]:
@@ -105,12 +124,13 @@ def _text_for(src: Path, table: dict[str, str] | None) -> str | None:
             if key in table:
                 return table[key]
         return None
-    sidecar = src.with_suffix(".txt")
-    if sidecar.is_file():
-        try:
-            return " ".join(sidecar.read_text(encoding="utf-8-sig").split())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{sidecar}: cannot read reference text: {exc}") from None
+    for suffix in TEXT_SUFFIXES:
+        sidecar = src.with_suffix(suffix)
+        if sidecar.is_file():
+            try:
+                return " ".join(sidecar.read_text(encoding="utf-8-sig").split())
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"{sidecar}: cannot read reference text: {exc}") from None
     return None
 
 
@@ -154,8 +174,16 @@ def import_corpus(
 ) -> Corpus:
     """Convert ``sources`` into a new corpus folder ``out``; ``warn`` gets one-line warnings."""
     check_lang(opts.lang)
+    if opts.align and not can_align(opts.lang):
+        raise UsageError(
+            f"--align aligns English only (pocketsphinx's shipped model), not {opts.lang!r}: "
+            "give TextGrid or CTM files of another aligner instead"
+        )
+    if opts.timings_dir is not None and not opts.timings_dir.is_dir():
+        raise UsageError(f"{opts.timings_dir}: no such folder (--timings)")
     files = expand_sources(sources)
     table = read_text_table(opts.text_table) if opts.text_table is not None else None
+    aligner = Aligner() if opts.align else None
     taken: set[str] = set()
     utterances: list[Utterance] = []
     with staged_folder(out, force=opts.force) as staging:
@@ -171,12 +199,17 @@ def import_corpus(
                 where = (
                     f"no row in {opts.text_table}"
                     if table is not None
-                    else f"no {src.with_suffix('.txt').name}"
+                    else f"no {' or '.join(src.with_suffix(s).name for s in TEXT_SUFFIXES)}"
                 )
-                warn(f"{src}: no reference text ({where}); accuracy cannot be scored for it")
-                text = ""
+                warn(f"{src}: no reference text ({where}): latency only, accuracy not scored")
             if not segments:
+                if text:
+                    raise UsageError(
+                        f"{src}: has reference text but the VAD finds no speech in it "
+                        "(too quiet, or not the right file?)"
+                    )
                 warn(f"{src}: no speech found (all silence or too quiet); it has no segments")
+            words = _words_for(src, dest, text, duration, opts, aligner, warn)
             provenance = (
                 f"{src.name}: {opts.source}"
                 if opts.source
@@ -191,8 +224,52 @@ def import_corpus(
                     duration_ms=duration,
                     segments=segments,
                     source=provenance,
+                    words=words,
                 )
             )
         bar.close()
         write_manifest(staging, utterances)
+        problems = check_corpus(staging)
+        if problems:  # a bug of ours, or an input we failed to refuse earlier
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise UsageError(f"the imported corpus would not pass its check: {problems[0]}{more}")
     return load_corpus(out)
+
+
+def _words_for(
+    src: Path,
+    pcm_file: Path,
+    text: str | None,
+    duration: float,
+    opts: ImportOptions,
+    aligner: Aligner | None,
+    warn: Warn,
+) -> tuple[ReferenceWord, ...]:
+    """The words of ``text`` with times from a timings file or the aligner, else none."""
+    timings = find_timings(src, opts.timings_dir)
+    if not text or not text.strip():
+        if timings is not None:
+            warn(f"{timings}: ignored, {src.name} has no reference text to place its words on")
+        return ()
+    placement: Placement | None = None
+    if timings is not None:
+        tokens = read_timings(timings, src.stem)
+        placement = place_words(text, opts.lang, tokens, duration)
+        origin = timings.name
+    elif aligner is not None and duration > MAX_ALIGN_MS:
+        warn(
+            f"{src}: not aligned, longer than {MAX_ALIGN_MS / 60000:g} minutes "
+            "(cut it, or give a TextGrid or CTM)"
+        )
+    elif aligner is not None:
+        placement = aligner.align(pcm_file.read_bytes(), text)
+        origin = "pocketsphinx alignment"
+    if placement is None:
+        return ()
+    if placement.unplaced:
+        shown = " ".join(placement.unplaced[:8]) + (" ..." if len(placement.unplaced) > 8 else "")
+        warn(
+            f"{src}: {len(placement.unplaced)} of {len(placement.words)} words could not be "
+            f"aligned ({origin}), kept without times: {shown}"
+        )
+    return placement.words

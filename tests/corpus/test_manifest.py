@@ -14,6 +14,7 @@ from harness.corpus import (
     SCHEMA_PATH,
     Corpus,
     ManifestError,
+    ReferenceWord,
     Utterance,
     default_corpus_dir,
     load_corpus,
@@ -82,7 +83,18 @@ def test_write_then_load_round_trips(tmp_path: Path) -> None:
         ({"audio": "../elsewhere.pcm"}, "inside the corpus"),
         ({"audio": "/etc/passwd"}, "inside the corpus"),
         ({"lang": "english please"}, "lang must be"),
-        ({"text": None}, "text must be a string"),
+        ({"text": 5}, "text must be a string or null, got number"),
+        ({"text": "a\x1b]0;pwned\x07"}, "text holds a control character at position 1"),
+        ({"sentences": ["hello"], "text": None}, "sentences are given but text is not"),
+        ({"words": [["hello", 10.0, 90.0]], "text": None}, "words are given but text is not"),
+        ({"words": [["hullo", 10.0, 90.0]]}, "the words do not spell the text"),
+        ({"words": [["hello", 10.0]]}, r"word 0 must be \[word, start_ms, end_ms\]"),
+        ({"words": [["hel lo", 10.0, 90.0]]}, "must be one word"),
+        ({"words": [["hello", 10.0, None]]}, "needs two numbers or two nulls"),
+        ({"words": [["hello", 90.0, 10.0]]}, "must have 0 <= start < end"),
+        ({"words": [["hello", 10.0, 150.0]]}, "after duration_ms 100"),
+        ({"text": "a b", "words": [["a", 10.0, 50.0], ["b", 40.0, 60.0]]}, "before word 0 ends"),
+        ({"words": {"hello": 1}}, "words must be a list"),
         ({"extra": 1}, "unknown field extra"),
         ({"sentences": ["a", "b"]}, "2 sentences for 1 segments"),
     ],
@@ -96,11 +108,50 @@ def test_bad_line_is_named_with_its_number(tmp_path: Path, change: dict, message
 
 
 def test_missing_field_and_bad_json(tmp_path: Path) -> None:
-    missing = {k: v for k, v in GOOD.items() if k not in ("text", "source")}
-    with pytest.raises(ManifestError, match=r":1: missing fields text, source"):
+    missing = {k: v for k, v in GOOD.items() if k not in ("lang", "source")}
+    with pytest.raises(ManifestError, match=r":1: missing fields lang, source"):
         load_corpus(_corpus(tmp_path, json.dumps(missing)))
     with pytest.raises(ManifestError, match=r":2: not valid JSON"):
         load_corpus(_corpus(tmp_path, json.dumps(GOOD), "{oops"))
+
+
+@pytest.mark.parametrize("text", [None, "absent"])
+def test_unknown_text_is_a_latency_only_utterance(tmp_path: Path, text: str | None) -> None:
+    line = {k: v for k, v in GOOD.items() if k != "text"}
+    if text is None:
+        line["text"] = None
+    [utt] = load_corpus(_corpus(tmp_path, json.dumps(line))).utterances
+    assert utt.text is None and utt.segments == ((10.0, 90.0),)
+    # Written back, the text says null: unknown, which is not "" (nothing said).
+    write_manifest(tmp_path, [utt])
+    assert json.loads((tmp_path / MANIFEST_NAME).read_text())["text"] is None
+
+
+def test_words_round_trip_with_unaligned_ones(tmp_path: Path) -> None:
+    line = {
+        **GOOD,
+        "text": "Hello, big world!",
+        "words": [["Hello,", 10.0, 40.0], ["big", None, None], ["world!", 50.0, 90.0]],
+    }
+    [utt] = load_corpus(_corpus(tmp_path, json.dumps(line))).utterances
+    assert utt.words == (
+        ReferenceWord("Hello,", 10.0, 40.0),
+        ReferenceWord("big"),
+        ReferenceWord("world!", 50.0, 90.0),
+    )
+    write_manifest(tmp_path, [utt])
+    assert load_corpus(tmp_path).utterances == [utt]
+
+
+def test_thai_words_spell_a_text_written_without_spaces(tmp_path: Path) -> None:
+    line = {
+        **GOOD,
+        "lang": "th",
+        "text": "วันนี้อากาศดี",
+        "words": [["วันนี้", 10.0, 40.0], ["อากาศ", 40.0, 70.0], ["ดี", 70.0, 90.0]],
+    }
+    [utt] = load_corpus(_corpus(tmp_path, json.dumps(line, ensure_ascii=False))).utterances
+    assert [w.text for w in utt.words] == ["วันนี้", "อากาศ", "ดี"]
 
 
 def test_duplicate_id_names_both_lines(tmp_path: Path) -> None:
