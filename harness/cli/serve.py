@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         print(list_faults())
         return 0
     config = config_from_args(args)
-    setup_logging()
+    setup_logging(config.log_level, secrets=config.apikeys, key_header=config.dialect.key_header)
     from harness.server.app import serve_forever
 
     asyncio.run(serve_forever(config))

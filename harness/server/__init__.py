@@ -1,4 +1,4 @@
-"""The embedded reference asrx server (issue 3).
+"""The embedded reference asrx server.
 
 A websockets asyncio server speaking PROTOCOL.md, for running the conformance suite and the
 load harness anywhere with no network, and for misbehaving on purpose (``faults``).
@@ -7,11 +7,14 @@ Layout::
 
     config.py       options (shared by ``asrx serve`` and ``python -m harness.server``)
     auth.py         API keys: loading and constant-time checking
-    faults.py       the deliberate protocol defects, by name
+    faults.py       the deliberate protocol defects: names and the ``FaultPolicy``
     observability   Prometheus metrics (per-server registry) and JSON log lines
-    engines/        recognizers: pocketsphinx (worker processes) and synthetic
-    outbox.py       the per-session send queue (``--delay-ms``, close, abort)
-    session.py      one WebSocket session: audio in, VAD sentences, transcripts out
-    app.py          handshake policy (paths, auth, caps, /healthz, /metrics) and lifecycle
+    engines/        recognizers: pocketsphinx (worker processes) and synthetic; ``ENGINES``
+    connection.py   the WebSocket connection: send-backlog bound, shedding, the session slot
+    app.py          handshake policy (paths, auth, slots, /healthz, /metrics) and lifecycle
+    session.py      one session's reader: audio in, VAD sentences, commands, timeouts
+    decoder.py      one session's decoder task: commands -> recognizer -> replies
+    replies.py      what a session says, built with the protocol core's encoder
+    outbox.py       the per-session send queue (``--delay-ms``, close), bounded
     embedded.py     ``EmbeddedServer``: the server as a subprocess, for tests and tools
 """

@@ -2,8 +2,9 @@
 
 ``process_request`` decides every handshake before any session exists, in this order:
 ``GET /healthz`` and ``GET /metrics`` are answered over plain HTTP; a path other than the
-dialect's is 404; a missing, empty or wrong key is 401; beyond ``--max-sessions`` it is 503.
-A slot is reserved for a handshake the moment it is accepted, so a burst cannot overshoot.
+dialect's is 404; a missing, empty, wrong or repeated key is 401; beyond ``--max-sessions``
+it is 503. A slot is reserved for a handshake the moment it is accepted, so a burst cannot
+overshoot, and it comes back exactly once however the connection ends (``SessionSlots``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from websockets.http11 import Request, Response
 
 from harness.server.auth import KeyRing
 from harness.server.config import ServerConfig
+from harness.server.connection import AsrxConnection
 from harness.server.engines import make_engine
+from harness.server.faults import FaultPolicy
 from harness.server.observability import CONTENT_TYPE_LATEST, ServerMetrics, log
 from harness.server.session import ServerContext, ServerSession
 
@@ -42,16 +45,36 @@ def _http(
     return Response(status.value, status.phrase, headers, body)
 
 
+class SessionSlots:
+    """``--max-sessions``: slots held by accepted handshakes and open sessions."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+
+    def take(self, connection: AsrxConnection) -> bool:
+        """Reserve a slot for ``connection``; it gives it back via ``release_slot``."""
+        if self.in_use >= self.limit:
+            return False
+        self.in_use += 1
+        connection.hold_slot(self._give_back)
+        return True
+
+    def _give_back(self) -> None:
+        self.in_use -= 1
+
+
 class AsrxServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.metrics = ServerMetrics()
         self.keys = KeyRing(config.apikeys)
+        self.faults = FaultPolicy.from_names(config.faults)
         self.engine = make_engine(config.engine, workers=config.worker_count)
-        self.ctx = ServerContext(config, self.metrics, self.engine)
+        self.ctx = ServerContext(config, self.metrics, self.engine, self.faults)
+        self.slots = SessionSlots(config.max_sessions)
+        self.metrics.session_slots.set_function(lambda: self.slots.in_use)
         self.ready = False
-        self._slots = 0  # reserved at handshake + open sessions
-        self._unauthenticated: set[ServerConnection] = set()
         self._server: Server | None = None
 
     # -- handshake ---------------------------------------------------------------------
@@ -61,7 +84,19 @@ class AsrxServer:
         log("handshake_refused", reason=reason, status=status.value)
         return _http(status, (text + "\n").encode())
 
+    def _key_refusal(self, request: Request) -> str | None:
+        """Why the request's key is refused (a metrics reason), or None when it is good."""
+        presented = request.headers.get_all(self.config.dialect.key_header)
+        if not presented or not any(presented):
+            return "missing_key"
+        # A repeated header is refused whatever the values: which one would count is
+        # ambiguous, and intermediaries may keep either.
+        if len(presented) > 1 or not self.keys.check(presented[0]):
+            return "bad_key"
+        return None
+
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        assert isinstance(connection, AsrxConnection)
         path = urlsplit(request.path).path
         if path == HEALTH_PATH:
             if self.ready:
@@ -71,45 +106,34 @@ class AsrxServer:
             return _http(HTTPStatus.OK, self.metrics.exposition(), CONTENT_TYPE_LATEST)
         if path != self.config.path:
             return self._refuse("not_found", HTTPStatus.NOT_FOUND, "not found")
-        if not self.config.no_auth and not self.ctx.has("accept-any-key"):
-            key = request.headers.get(self.config.dialect.key_header)
-            if not self.keys.check(key):
-                if self.ctx.has("bad-key-close-late"):
-                    self._unauthenticated.add(connection)
-                else:
-                    reason = "missing_key" if not key else "bad_key"
+        if not self.config.no_auth and not self.faults.accept_any_key:
+            refusal = self._key_refusal(request)
+            if refusal is not None:
+                if not self.faults.close_bad_key_late:
                     return self._refuse(
-                        reason, HTTPStatus.UNAUTHORIZED, "invalid or missing apikey"
+                        refusal, HTTPStatus.UNAUTHORIZED, "invalid or missing apikey"
                     )
-        if self._slots >= self.config.max_sessions:
-            self._unauthenticated.discard(connection)
+                connection.rejected = True
+        if not self.slots.take(connection):
             return self._refuse("overloaded", HTTPStatus.SERVICE_UNAVAILABLE, "too many sessions")
-        self._slots += 1
-        connection.asrx_slot = True  # type: ignore[attr-defined]
         return None
 
     def process_response(
         self, connection: ServerConnection, request: Request, response: Response
     ) -> None:
-        # A handshake that got a slot but did not become a session gives it back.
-        if response.status_code != 101 and getattr(connection, "asrx_slot", False):
-            connection.asrx_slot = False  # type: ignore[attr-defined]
-            self._slots -= 1
-            self._unauthenticated.discard(connection)
+        # A handshake that got a slot but will not become a session gives it back.
+        if response.status_code != HTTPStatus.SWITCHING_PROTOCOLS:
+            assert isinstance(connection, AsrxConnection)
+            connection.release_slot()
 
     # -- sessions ----------------------------------------------------------------------
 
-    def _release_slot(self, ws: ServerConnection) -> None:
-        if getattr(ws, "asrx_slot", False):
-            ws.asrx_slot = False  # type: ignore[attr-defined]
-            self._slots -= 1
-
     async def handler(self, ws: ServerConnection) -> None:
+        assert isinstance(ws, AsrxConnection)
         self.metrics.active_sessions.inc()
-        session = ServerSession(ws, self.ctx, lambda: self._release_slot(ws))
+        session = ServerSession(ws, self.ctx, ws.release_slot)
         try:
-            if ws in self._unauthenticated:
-                self._unauthenticated.discard(ws)
+            if ws.rejected:
                 await session.run_rejected()
                 return
             recognizer = self.engine.recognizer()
@@ -120,7 +144,7 @@ class AsrxServer:
                 await ws.close(1011, "internal error")
         finally:
             self.metrics.active_sessions.dec()
-            self._release_slot(ws)
+            ws.release_slot()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -141,6 +165,8 @@ class AsrxServer:
             process_request=self.process_request,
             process_response=self.process_response,
             max_size=self.config.max_frame_bytes,
+            open_timeout=self.config.handshake_timeout_s,
+            create_connection=AsrxConnection.bounded(self.config.max_send_backlog_bytes),
             ssl=self._ssl_context(),
             compression=None,
             server_header="asrx-harness-reference",

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field, replace
 from harness.errors import UsageError
 from harness.protocol.dialect import DEFAULT_DIALECT, Dialect, load_profile
 from harness.server.auth import load_keys
+from harness.server.connection import DEFAULT_MAX_SEND_BACKLOG_BYTES
+from harness.server.engines import ENGINES
 from harness.server.faults import parse_faults
 
-ENGINES = ("pocketsphinx", "synthetic")
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
 DEFAULT_MAX_SESSIONS = 100
 DEFAULT_IDLE_TIMEOUT_S = 30.0
@@ -21,6 +22,11 @@ DEFAULT_END_SILENCE_MS = 600
 DEFAULT_PARTIAL_EVERY_MS = 250
 #: Audio a session may have waiting for its decoder before it is closed 1013 (bounded memory).
 DEFAULT_MAX_BACKLOG_S = 20.0
+#: Server messages queued for a session and not yet handed to the socket.
+DEFAULT_MAX_SEND_BACKLOG_MESSAGES = 1000
+#: From TCP accept to a complete WebSocket handshake (a slowloris client is cut then).
+DEFAULT_HANDSHAKE_TIMEOUT_S = 10.0
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,10 @@ class ServerConfig:
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     max_session_s: float = DEFAULT_MAX_SESSION_S
     max_backlog_s: float = DEFAULT_MAX_BACKLOG_S
+    max_send_backlog_bytes: int = DEFAULT_MAX_SEND_BACKLOG_BYTES
+    max_send_backlog_messages: int = DEFAULT_MAX_SEND_BACKLOG_MESSAGES
+    handshake_timeout_s: float = DEFAULT_HANDSHAKE_TIMEOUT_S
+    log_level: str = "INFO"
     end_silence_ms: int = DEFAULT_END_SILENCE_MS
     partial_every_ms: int = DEFAULT_PARTIAL_EVERY_MS
     tls_cert: str | None = None
@@ -81,6 +91,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     auth.add_argument("--apikey-file", default=None, help="file of accepted keys, one per line")
     auth.add_argument(
         "--no-auth", action="store_true", help="accept every session (local play only)"
+    )
+
+    logs = parser.add_argument_group("logging")
+    logs.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="INFO",
+        help="JSON log lines on stderr from this level (default INFO; DEBUG adds "
+        "websockets' frame and handshake lines, the key header masked)",
     )
 
     eng = parser.add_argument_group("recognition")
@@ -139,6 +158,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_BACKLOG_S,
         help="audio waiting for the decoder before closing 1013 (default 20)",
     )
+    lim.add_argument(
+        "--max-send-backlog-bytes",
+        type=int,
+        default=DEFAULT_MAX_SEND_BACKLOG_BYTES,
+        help="output a client has not read (messages, pongs) before it is closed 1008 "
+        "(default 1 MiB)",
+    )
+    lim.add_argument(
+        "--max-send-backlog-messages",
+        type=int,
+        default=DEFAULT_MAX_SEND_BACKLOG_MESSAGES,
+        help="messages queued for a client and not yet sent before it is closed 1008 "
+        "(default 1000)",
+    )
+    lim.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=DEFAULT_HANDSHAKE_TIMEOUT_S,
+        help="seconds from connect to a complete WebSocket handshake (default 10)",
+    )
 
     flt = parser.add_argument_group("fault injection")
     flt.add_argument(
@@ -168,10 +207,15 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     keys = load_keys(args.apikey, args.apikey_file)
     if not keys and not args.no_auth:
         raise UsageError("no API key: give --apikey, ASRX_APIKEYS or --apikey-file, or --no-auth")
-    for name in ("max_frame_bytes", "max_sessions"):
+    for name in (
+        "max_frame_bytes",
+        "max_sessions",
+        "max_send_backlog_bytes",
+        "max_send_backlog_messages",
+    ):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
-    for name in ("idle_timeout", "max_session_seconds", "max_backlog_seconds"):
+    for name in ("idle_timeout", "max_session_seconds", "max_backlog_seconds", "handshake_timeout"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be > 0")
     if args.delay_ms < 0 or args.end_silence_ms < 30 or args.partial_every_ms < 30:
@@ -193,6 +237,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         idle_timeout_s=args.idle_timeout,
         max_session_s=args.max_session_seconds,
         max_backlog_s=args.max_backlog_seconds,
+        max_send_backlog_bytes=args.max_send_backlog_bytes,
+        max_send_backlog_messages=args.max_send_backlog_messages,
+        handshake_timeout_s=args.handshake_timeout,
+        log_level=args.log_level,
         end_silence_ms=args.end_silence_ms,
         partial_every_ms=args.partial_every_ms,
         tls_cert=args.tls_cert,

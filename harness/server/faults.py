@@ -2,13 +2,21 @@
 
 Each one breaks exactly one rule of PROTOCOL.md so the conformance suite can be shown to
 catch it. The names are a contract: the suite and the kill-matrix test refer to them.
+
+The session logic never looks at fault names. ``FaultPolicy.from_names`` turns them into a
+``FaultPolicy``: one field per decision a fault can change, consulted at its named point
+(the handshake, the reader, the making of a transcript, the closing sequence). Its defaults
+are the reference behaviour, so adding a fault is one line in ``FAULTS``, one in
+``_EFFECTS`` and, when it changes a new decision, one field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 
 from harness.errors import UsageError
+from harness.protocol.messages import encode
 
 #: Fault name -> one-line description (``asrx serve --list-faults``).
 FAULTS: dict[str, str] = {
@@ -38,6 +46,89 @@ PHANTOM_TEXT = "phantom"
 PHANTOM_EVERY_MS = 1000
 #: The text ``transcript-after-confirm`` sends after the confirmation.
 LATE_TEXT = "late transcript"
+#: Final texts ``shared-state`` keeps for every session (bounded, even when faulty).
+SHARED_HISTORY_KEPT = 50
+
+
+@dataclass(frozen=True)
+class FaultPolicy:
+    """Every decision a fault can change; the defaults are the reference behaviour."""
+
+    # -- the handshake (app.py)
+    #: Serve sessions whatever key they present.
+    accept_any_key: bool = False
+    #: Answer a bad key with 101 and close 1008 only after ``LATE_CLOSE_S``.
+    close_bad_key_late: bool = False
+    # -- the reader (session.py)
+    #: Close 1011 on an odd-length audio frame instead of carrying the half sample.
+    close_on_odd_frame: bool = False
+    #: Drop the TCP connection on a malformed text frame instead of an error reply.
+    drop_on_malformed_text: bool = False
+    #: Send ``PHANTOM_TEXT`` for every ``PHANTOM_EVERY_MS`` of silence.
+    text_in_silence: bool = False
+    # -- the making of a transcript (replies.py)
+    #: Give a sentence's first message the new-sentence state.
+    mark_new_sentence: bool = True
+    #: One transcript history for all sessions, shown before each session's own text.
+    share_history: bool = False
+    #: Send nothing more after the first transcript.
+    stall_after_first_transcript: bool = False
+    text_as_word_list: bool = False
+    omit_state: bool = False
+    plain_text_reply: bool = False
+    binary_reply: bool = False
+    # -- the closing sequence (replies.py)
+    send_confirmation: bool = True
+    #: Hold each sentence's final back until the next sentence or after the confirmation.
+    final_after_confirm: bool = False
+    transcript_after_confirm: bool = False
+    close_after_confirm: bool = True
+    close_code: int = 1000
+
+    @classmethod
+    def from_names(cls, names: Iterable[str]) -> FaultPolicy:
+        reference = cls()
+        changes = {
+            f.name: getattr(_EFFECTS[name], f.name)
+            for name in names
+            for f in fields(cls)
+            if getattr(_EFFECTS[name], f.name) != getattr(reference, f.name)
+        }
+        return replace(reference, **changes)
+
+    def encode_transcript(self, message: Mapping[str, object]) -> str | bytes:
+        """A transcript message as the frame to send, with any §3 encoding defect."""
+        obj = dict(message)
+        if self.text_as_word_list:
+            obj["text"] = str(obj["text"]).split()
+        if self.omit_state:
+            del obj["state"]
+        if self.plain_text_reply:
+            return f"{obj.get('state', '')}: {obj['text']}"
+        payload = encode(obj)
+        return payload.encode() if self.binary_reply else payload
+
+
+#: Fault name -> the policy that differs from the reference in exactly that fault's way.
+_EFFECTS: dict[str, FaultPolicy] = {
+    "accept-any-key": FaultPolicy(accept_any_key=True),
+    "bad-key-close-late": FaultPolicy(close_bad_key_late=True),
+    "never-confirm": FaultPolicy(send_confirmation=False),
+    "confirm-never-close": FaultPolicy(close_after_confirm=False),
+    "transcript-after-confirm": FaultPolicy(transcript_after_confirm=True),
+    "final-after-confirm": FaultPolicy(final_after_confirm=True),
+    "text-not-string": FaultPolicy(text_as_word_list=True),
+    "state-missing": FaultPolicy(omit_state=True),
+    "binary-reply": FaultPolicy(binary_reply=True),
+    "non-json-reply": FaultPolicy(plain_text_reply=True),
+    "text-in-silence": FaultPolicy(text_in_silence=True),
+    "never-new-sentence": FaultPolicy(mark_new_sentence=False),
+    "odd-frame-1011": FaultPolicy(close_on_odd_frame=True),
+    "drop-on-malformed-json": FaultPolicy(drop_on_malformed_text=True),
+    "close-1011": FaultPolicy(close_code=1011),
+    "stall-mid-stream": FaultPolicy(stall_after_first_transcript=True),
+    "shared-state": FaultPolicy(share_history=True),
+}
 
 
 def parse_faults(values: Iterable[str]) -> frozenset[str]:

@@ -1,7 +1,9 @@
 """Prometheus metrics (one registry per server) and structured JSON log lines on stderr.
 
-Log lines never carry an API key: the server never passes one to a log call, and the
-formatter only emits the fields it is given.
+Log lines never carry an API key: the server never passes one to a log call; at DEBUG,
+where websockets logs every handshake header, the key header's value is masked; and the
+formatter masks any accepted key anywhere in a line (an exception may quote a malformed
+header).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -18,6 +20,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 __all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics", "log", "setup_logging"]
 
 LOGGER_NAME = "asrx.server"
+#: What stands in a log line where a key was.
+REDACTED = "***"
 _LAG_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 
 
@@ -28,6 +32,16 @@ class ServerMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.active_sessions = Gauge("asrx_active_sessions", "Open WebSocket sessions", registry=r)
+        self.session_slots = Gauge(
+            "asrx_session_slots",
+            "Session slots in use: open sessions and accepted handshakes (--max-sessions)",
+            registry=r,
+        )
+        self.send_backlog_exceeded = Counter(
+            "asrx_send_backlog_exceeded",
+            "Sessions closed 1008 because the client did not read what it was sent",
+            registry=r,
+        )
         self.sessions = Counter(
             "asrx_sessions", "Sessions ended, by close code", ["code"], registry=r
         )
@@ -57,20 +71,53 @@ class ServerMetrics:
         )
         for reason in ("missing_key", "bad_key", "not_found", "overloaded"):
             self.refused.labels(reason)
+        # The totals behind the real-time factor (a counter's value is not public API).
+        self._decoded_s = 0.0
+        self._compute_s = 0.0
 
     def observe_decode(self, audio_s: float, compute_s: float, lag_s: float) -> None:
         self.decoded_seconds.inc(audio_s)
         self.decode_seconds.inc(compute_s)
-        decoded = self.decoded_seconds._value.get()
-        if decoded > 0:
-            self.rtf.set(self.decode_seconds._value.get() / decoded)
+        self._decoded_s += audio_s
+        self._compute_s += compute_s
+        if self._decoded_s > 0:
+            self.rtf.set(self._compute_s / self._decoded_s)
         self.lag.observe(max(0.0, lag_s))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
 
+class _KeyHeaderMask(logging.Filter):
+    """Masks the key header's value in websockets' DEBUG handshake lines (``< name: value``)."""
+
+    def __init__(self, key_header: str) -> None:
+        super().__init__()
+        self._header = key_header.lower()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 2
+            and isinstance(args[0], str)
+            and args[0].lower() == self._header
+        ):
+            record.args = (args[0], REDACTED)
+        return True
+
+
 class _JsonFormatter(logging.Formatter):
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+
+    def _mask(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self._secrets:
+                value = value.replace(secret, REDACTED)
+        return value
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "ts": round(record.created, 3),
@@ -83,23 +130,24 @@ class _JsonFormatter(logging.Formatter):
             line.update(fields)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return json.dumps({k: self._mask(v) for k, v in line.items()}, default=str)
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(
+    level: str = "INFO", *, secrets: Iterable[str] = (), key_header: str = "apikey"
+) -> None:
+    """JSON lines on stderr from ``level``; ``secrets`` (the accepted keys) never shown."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
+    handler.setFormatter(_JsonFormatter(secrets))
+    handler.addFilter(_KeyHeaderMask(key_header))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # websockets logs every refused handshake and each error at INFO/ERROR; keep its warnings.
-    logging.getLogger("websockets").setLevel(logging.WARNING)
+    # websockets logs every refused handshake and each error at INFO/ERROR: below DEBUG,
+    # keep only its warnings.
+    logging.getLogger("websockets").setLevel(level if level == "DEBUG" else logging.WARNING)
 
 
 def log(event: str, level: int = logging.INFO, **fields: Any) -> None:
     """One structured line: ``{"ts", "level", "msg": event, ...fields}``."""
     logging.getLogger(LOGGER_NAME).log(level, event, extra={"fields": fields})
-
-
-def now() -> float:
-    return time.monotonic()

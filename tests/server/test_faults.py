@@ -181,3 +181,38 @@ def test_fault_absent_without_flag(
 ) -> None:
     with pytest.raises(AssertionError):
         CHECKS[fault](synthetic_server, two_sentence_pcm)
+
+
+def test_every_fault_changes_the_policy_and_only_its_own_way() -> None:
+    from dataclasses import fields
+
+    from harness.server.faults import FaultPolicy
+
+    reference = FaultPolicy()
+    changed_by: dict[str, set[str]] = {}
+    for name in FAULTS:
+        policy = FaultPolicy.from_names([name])
+        changed = {
+            f.name for f in fields(policy) if getattr(policy, f.name) != getattr(reference, f.name)
+        }
+        assert changed, f"{name} changes nothing"
+        changed_by[name] = changed
+    # No two faults share a decision: each one is a defect of its own.
+    all_changed = [field for changed in changed_by.values() for field in changed]
+    assert len(all_changed) == len(set(all_changed))
+    both = FaultPolicy.from_names(["never-new-sentence", "close-1011"])
+    assert not both.mark_new_sentence and both.close_code == 1011
+
+
+def test_the_reference_policy_encodes_with_the_core_encoder() -> None:
+    from harness.protocol.messages import encode
+    from harness.server.faults import FaultPolicy
+
+    message = {"text": "two words", "state": "Sentence", "final": True}
+    assert FaultPolicy().encode_transcript(message) == encode(message)
+    assert FaultPolicy.from_names(["binary-reply"]).encode_transcript(message) == (
+        encode(message).encode()
+    )
+    assert json.loads(str(FaultPolicy.from_names(["text-not-string"]).encode_transcript(message)))[
+        "text"
+    ] == ["two", "words"]

@@ -1,10 +1,17 @@
-"""Recognition engines. ``make_engine(name, ...)`` returns one; both speak ``base.Engine``."""
+"""Recognition engines. ``make_engine(name, ...)`` returns one; both speak ``base.Engine``.
+
+``ENGINES`` is the one list of engine names: the server's ``--engine``, the suite's
+``--asrx-engine`` and the Locust user's ``--asrx-engine`` all offer these.
+"""
 
 from __future__ import annotations
 
 from harness.server.engines.base import Decoded, Engine, EngineError, Recognizer
 
-__all__ = ["Decoded", "Engine", "EngineError", "Recognizer", "make_engine"]
+__all__ = ["ENGINES", "Decoded", "Engine", "EngineError", "Recognizer", "make_engine"]
+
+#: synthetic: placeholder words, no recognition (fast); pocketsphinx: real recognition.
+ENGINES = ("synthetic", "pocketsphinx")
 
 
 def make_engine(name: str, *, workers: int) -> Engine:
@@ -16,4 +23,4 @@ def make_engine(name: str, *, workers: int) -> Engine:
         from harness.server.engines.sphinx import PocketsphinxEngine
 
         return PocketsphinxEngine(workers=workers)
-    raise ValueError(f"unknown engine {name!r}")
+    raise ValueError(f"unknown engine {name!r} (one of {', '.join(ENGINES)})")
