@@ -36,7 +36,9 @@ from harness.protocol.ending import SessionEnd
 EVERY = 5
 #: The audio frame (1-based) at which a mid-stream defect happens.
 TRIGGER = 3
-OVERSIZE_BYTES = 5 << 20
+#: The "oversize" message: announced in one frame header, then poured in chunks, so the
+#: server never holds it and a client that buffers it shows in its RSS.
+OVERSIZE_BYTES = 64 << 20
 #: Terminal and HTML injection: OSC retitle, clear screen, colour, NUL, C1 CSI, bidi
 #: override, a script tag.
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x00nul\x9b31m\u202eevil<script>alert(1)</script>"
@@ -54,7 +56,8 @@ KINDS: dict[str, str] = {
     "close-4000": "closes with 4000 mid-stream (not a lawful error close)",
     "never-confirm": "answers the end-of-stream with a final transcript, never a confirmation",
     "drop-tcp": "drops the TCP connection mid-stream, no close frame",
-    "escapes": "transcripts full of terminal escapes, NUL, bidi and HTML",
+    "escapes": "transcripts full of terminal escapes, NUL, bidi and HTML, and one "
+    "such message that is not JSON",
 }
 
 EXPECTED: dict[str, tuple[SessionEnd, tuple[str, ...]]] = {
@@ -70,7 +73,7 @@ EXPECTED: dict[str, tuple[SessionEnd, tuple[str, ...]]] = {
     "close-4000": (SessionEnd.CLOSED, ("3.error-reply", "4.confirm")),
     "never-confirm": (SessionEnd.CONFIRM_TIMEOUT, ("4.confirm", "4.close-in-time")),
     "drop-tcp": (SessionEnd.DROPPED, ("3.error-reply", "4.confirm")),
-    "escapes": (SessionEnd.COMPLETED, ()),
+    "escapes": (SessionEnd.COMPLETED, ("3.json",)),
 }
 
 
@@ -88,6 +91,8 @@ class _Session:
     writer: asyncio.StreamWriter
     frames: int = 0
     said: int = 0
+    #: Bytes of an oversize message to pour before anything else is sent.
+    pour: int = 0
 
     def flush(self) -> None:
         for data in self.proto.data_to_send():
@@ -125,7 +130,7 @@ class _Session:
         if k == "invalid-utf8":
             self.proto.send_text(b'{"text": "caf\xc3\x28 \xff", "state": "NewSentence"}')
         elif k == "oversize":
-            self.proto.send_text(_message("a" * OVERSIZE_BYTES, "NewSentence"))
+            self.pour = OVERSIZE_BYTES
         elif k == "oversize-fragments":
             self.proto.send_text(b'{"text": "', fin=False)
             for _ in range(2048):  # 2 MiB in all, never finished
@@ -134,6 +139,8 @@ class _Session:
             self.proto.send_close(int(k.removeprefix("close-")), "hostile close")
         elif k == "drop-tcp":
             self.writer.transport.abort()
+        elif k == "escapes":  # raw control characters are not JSON: a 3.json finding quotes it
+            self.proto.send_text(f"not json {ESCAPES}".encode())
         else:
             return False
         return True
@@ -145,6 +152,19 @@ class _Session:
         state = None if self.kind == "confirm-no-state" else ""
         self.proto.send_text(_message("Confirm Close Connection", state))
         self.proto.send_close(1000)
+
+
+async def _pour(writer: asyncio.StreamWriter, size: int) -> None:
+    """One text frame of ``size`` bytes (a valid transcript), written 64 KiB at a time."""
+    head, tail = b'{"text": "', b'", "state": "NewSentence"}'
+    writer.write(bytes([0x81, 127]) + size.to_bytes(8, "big") + head)
+    left = size - len(head) - len(tail)
+    chunk = b"a" * 65536
+    while left > 0:
+        writer.write(chunk[:left])
+        left -= len(chunk)
+        await writer.drain()
+    writer.write(tail)
 
 
 async def _serve(kind: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -165,6 +185,9 @@ async def _serve(kind: str, reader: asyncio.StreamReader, writer: asyncio.Stream
                         session.on_audio()
                     elif ev.opcode is Opcode.TEXT:
                         session.on_end_of_stream()
+            if session.pour and not writer.is_closing():
+                await _pour(writer, session.pour)
+                session.pour = 0
             if not writer.is_closing():
                 session.flush()
                 await writer.drain()

@@ -1,0 +1,142 @@
+"""``asrx stream`` against hostile servers: bounded memory, and no server control character
+in any byte it writes (plain, ``--json``, and on a terminal)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import TWO_SENTENCES, asrx_exe, run_asrx
+from tests.hostile import ESCAPES, hostile_server
+
+#: Peak RSS allowed to ``asrx stream`` facing a 64 MiB message (it runs at ~55 MB on this
+#: machine; accepting the message takes it to ~250 MB, see the control test below).
+RSS_BOUND_KB = 128 * 1024
+#: What a server's text must never put raw into our output (UTF-8 encoded).
+RAW_UNSAFE = [b"\x1b", b"\x00", b"\x07", "\x9b".encode(), "\u202e".encode()]
+
+
+@dataclass
+class Measured:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    peak_rss_kb: int
+
+
+def run_measured(*args: str, timeout: float = 60) -> Measured:
+    """Run ``asrx`` and read its own peak RSS from ``wait4`` (not the whole test process's
+    children, which include every server this session started)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASRX_")}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([*asrx_exe(), *args], stdout=out, stderr=err, env=env)
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            killer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(proc.returncode, out.read(), err.read(), usage.ru_maxrss)
+
+
+def stream_args(url: str, *extra: str) -> list[str]:
+    return ["stream", str(TWO_SENTENCES), "--url", url, "--speed", "8", *extra]
+
+
+def assert_no_raw_control(data: bytes) -> None:
+    for raw in RAW_UNSAFE:
+        assert raw not in data, f"raw {raw!r} in output: {data[:3000]!r}"
+
+
+@pytest.mark.parametrize("mode", [(), ("--json",)], ids=["plain", "json"])
+def test_oversize_message_is_a_finding_in_bounded_memory(mode: tuple[str, ...]) -> None:
+    with hostile_server("oversize") as url:
+        r = run_measured(*stream_args(url, *mode))
+    err = r.stderr.decode()
+    assert r.returncode == 1, err
+    assert "Traceback" not in err
+    assert r.peak_rss_kb < RSS_BOUND_KB, f"peak RSS {r.peak_rss_kb} KB"
+    report = r.stdout.decode() if mode else err
+    assert "3.size" in report and "67108864 bytes exceeds limit of 1048576" in report
+
+
+def test_control_raising_the_limit_lets_the_message_in_and_the_rss_shows_it() -> None:
+    """The bound above is not vacuous: a client that accepts the message grows past it."""
+    with hostile_server("oversize") as url:
+        r = run_measured(*stream_args(url, "--max-message-bytes", str(128 << 20)))
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.peak_rss_kb > RSS_BOUND_KB
+
+
+def test_escapes_never_reach_plain_output() -> None:
+    with hostile_server("escapes") as url:
+        r = run_measured(*stream_args(url))
+    assert r.returncode == 1  # the one message that is not JSON
+    assert_no_raw_control(r.stdout + r.stderr)
+    assert b"\\x1b]0;pwned\\x07" in r.stdout, r.stdout  # the transcript, shown escaped
+    assert b"finding: \xc2\xa73.json" in r.stderr and b"\\x00" in r.stderr
+
+
+def test_escapes_in_json_output_are_escaped_and_lossless() -> None:
+    with hostile_server("escapes") as url:
+        r = run_measured(*stream_args(url, "--json"))
+    assert r.returncode == 1
+    assert_no_raw_control(r.stdout + r.stderr)
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    texts = [e["text"] for e in events if e["event"] == "transcript"]
+    assert texts and all(ESCAPES in t for t in texts)  # JSON escapes decode back exactly
+    (finding,) = [e for e in events if e["event"] == "finding"]
+    assert finding["rule"] == "3.json" and "\x1b" not in finding["seen"]
+
+
+def test_escapes_on_a_terminal_only_our_own_cursor_control() -> None:
+    """On a TTY the live transcript rewrites lines with its own CSI sequences; none of the
+    server's may get through."""
+    with hostile_server("escapes") as url:
+        leader, follower = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ASRX_")}
+        proc = subprocess.Popen(
+            [*asrx_exe(), *stream_args(url)], stdout=follower, stderr=subprocess.PIPE, env=env
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(60)
+        os.close(leader)
+    shown = b"".join(chunks)
+    assert b"\\x1b]0;pwned" in shown
+    for server_seq in (b"\x1b]0;", b"\x1b[2J", b"\x1b[31m", b"\x00", b"\x07", "\u202e".encode()):
+        assert server_seq not in shown, f"{server_seq!r} reached the terminal"
+    assert b"\x1b[J" in shown  # ours: the live rewrite
+
+
+def test_invalid_utf8_is_named_as_such() -> None:
+    with hostile_server("invalid-utf8") as url:
+        r = run_asrx(*stream_args(url))
+    assert r.returncode == 1
+    assert "§3.utf8" in r.stderr and "dropped" not in r.stderr, r.stderr
+
+
+def test_bad_max_message_bytes_is_a_usage_error() -> None:
+    r = run_asrx(*stream_args("ws://127.0.0.1:9/asrx", "--max-message-bytes", "0"))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "asrx stream: error: --max-message-bytes must be > 0, got 0"
+    ]
