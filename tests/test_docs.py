@@ -71,6 +71,30 @@ def test_links_resolve_inside_the_repository(page: Path) -> None:
     assert not broken, f"{page.name}: " + "; ".join(broken)
 
 
+def repository_texts() -> list[Path]:
+    """The repository's source and text files (this test's own list of strings aside)."""
+    roots = ["harness", "tests", "benchmarks", "locustfiles", "corpora", ".ci"]
+    suffixes = {".py", ".md", ".toml", ".txt", ".json", ".html", ".example", ""}
+    files = [ROOT / "pyproject.toml", ROOT / "asrx.toml.example"]
+    for root in roots:
+        files += [
+            p
+            for p in (ROOT / root).rglob("*")
+            if p.is_file() and p.suffix in suffixes and "__pycache__" not in p.parts
+        ]
+    return [p for p in files if p.resolve() != Path(__file__).resolve()]
+
+
+def test_nothing_cites_the_protocol_reading_outside_the_repository() -> None:
+    """Code, help texts and reports point to docs/protocol.md, not to a file users lack."""
+    citing = sorted(
+        str(p.relative_to(ROOT))
+        for p in repository_texts()
+        if any(s in p.read_text(encoding="utf-8", errors="replace") for s in OUTSIDE)
+    )
+    assert not citing, f"{len(citing)} file(s) cite {OUTSIDE}: {citing}"
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_docs_point_nowhere_outside(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
