@@ -91,7 +91,7 @@ class Wire:
         """Why the opening handshake cannot complete, if it cannot (``connect_error`` maps it)."""
         if self.protocol.handshake_exc is not None:
             return self.protocol.handshake_exc
-        if eof and not self.opened:
+        if eof and not self.opened:  # websockets names this itself; never loop on EOF
             return ConnectFailed(f"{self._netloc} closed the connection during the handshake")
         return None
 

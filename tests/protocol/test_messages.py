@@ -97,3 +97,29 @@ def test_encoded_confirmation_and_error_reply_parse_without_findings() -> None:
     ]
     events = parse_server_message(encode(error_object("bad frame")), DEFAULT_DIALECT)
     assert [type(e) for e in events] == [Transcript] and events[0].text == ""
+
+
+# --- leniency where the public text is silent (PROTOCOL.md §3) --------------------------
+def test_confirmation_without_state_is_non_strict() -> None:
+    for payload in (
+        '{"text": "Confirm Close Connection"}',
+        '{"text": "Confirm Close Connection", "state": 3}',
+    ):
+        events = parse_server_message(payload, DEFAULT_DIALECT)
+        (finding,) = [e for e in events if isinstance(e, Finding)]
+        assert finding.rule == "3.state" and finding.strict_only
+        assert Confirmation("") in events
+
+
+def test_transcript_without_state_is_still_a_failure() -> None:
+    events = parse_server_message('{"text": "hello"}', DEFAULT_DIALECT)
+    (finding,) = [e for e in events if isinstance(e, Finding)]
+    assert finding.rule == "3.state" and not finding.strict_only
+
+
+def test_confirmation_state_outside_the_profile_is_non_strict() -> None:
+    d = Dialect(allowed_states=frozenset({"NewSentence", "Sentence"}))
+    events = parse_server_message('{"text": "Confirm Close Connection", "state": ""}', d)
+    assert [(e.rule, e.strict_only) for e in events if isinstance(e, Finding)] == [
+        ("3.state-allowed", True)
+    ]
