@@ -11,7 +11,7 @@ Hierarchy::
         └── ConnectionDropped     the connection ended before the protocol said so
 
 A *finding* (``harness.protocol.events.Finding``) is not an exception: it is data, the
-record of a server breaking a PROTOCOL.md rule. The streaming client collects findings
+record of a server breaking a docs/protocol.md rule. The streaming client collects findings
 and carries on where it can; the conformance suite turns them into failed checks.
 """
 

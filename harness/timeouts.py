@@ -1,6 +1,6 @@
 """Every wait the harness makes, with its name and default, in one place (seconds).
 
-PROTOCOL.md §4 sets the defaults for the closing sequence. Callers may scale them all at
+docs/protocol.md §4 sets the defaults for the closing sequence. Callers may scale them all at
 once (``Timeouts.scaled``), as the conformance suite's ``--asrx-timeout-scale`` does. The
 bounds on what a client keeps of a server's output live beside them, in ``harness.limits``.
 """
@@ -18,7 +18,7 @@ class Timeouts:
     confirm: float = 10.0
     #: From the confirmation to the WebSocket close frame.
     close: float = 5.0
-    #: A rejected (unauthenticated) session must be closed by then (PROTOCOL.md §1).
+    #: A rejected (unauthenticated) session must be closed by then (docs/protocol.md §1).
     reject_close: float = 2.0
     #: Handing one frame to the socket (a stalled TCP window must not hang the sender).
     send: float = 10.0

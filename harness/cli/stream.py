@@ -31,7 +31,7 @@ def add_parser(sub: Any) -> None:
         "stream",
         help="stream a file or the microphone to an asrx server and show the transcript",
         description="Stream audio to an asrx server at real-time pace, show the live "
-        "transcript, then the latencies (PROTOCOL.md §5).",
+        "transcript, then the latencies (docs/protocol.md §5).",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument(

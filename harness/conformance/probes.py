@@ -26,7 +26,7 @@ from harness.protocol.session import ClientSession
 
 __all__ = ["RawSession", "SessionRun", "run_many", "run_session", "unauthenticated_findings"]
 
-#: Close codes a server may use for an unauthenticated session (PROTOCOL.md §1, lenient).
+#: Close codes a server may use for an unauthenticated session (docs/protocol.md §1, lenient).
 AUTH_CLOSE_CODES = frozenset({1008, *range(4000, 5000)})
 SCHEMA_RULES = (
     "3.text-frame",
@@ -96,7 +96,7 @@ async def run_many(
 
 
 def fresh_session_findings(run: SessionRun, expect_text: bool) -> list[Finding]:
-    """A well-behaved session after a robustness probe must work (PROTOCOL.md §3)."""
+    """A well-behaved session after a robustness probe must work (docs/protocol.md §3)."""
     rule, expected = "3.error-reply", "a fresh session afterwards works normally"
     if run.result is None:
         return [Finding(rule, expected, f"no session: {run.open_error}")]
@@ -107,7 +107,7 @@ def fresh_session_findings(run: SessionRun, expect_text: bool) -> list[Finding]:
 
 
 async def unauthenticated_findings(target: Target, pcm: bytes) -> list[Finding]:
-    """Try a session with ``target``'s (bad) credentials; grade it per PROTOCOL.md §1.
+    """Try a session with ``target``'s (bad) credentials; grade it per docs/protocol.md §1.
 
     401/403: OK. Another refusal: NON-STRICT. A 101: speech and end-of-stream are sent at
     once, then the session must close with 1008 or 4000-4999 within ``reject_close``

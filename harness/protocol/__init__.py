@@ -1,6 +1,6 @@
 """The Sans-I/O asrx protocol core: no sockets, no clocks of its own.
 
-- ``dialect``: names and messages that vary between deployments (PROTOCOL.md §1-4);
+- ``dialect``: names and messages that vary between deployments (docs/protocol.md §1-4);
 - ``audio``: the PCM format and frame arithmetic (§2);
 - ``events`` and ``messages``: server messages parsed into typed events or findings (§3-4);
 - ``rules``: every rule id a finding can name;

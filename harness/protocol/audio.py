@@ -1,4 +1,4 @@
-"""The audio format the API takes (PROTOCOL.md §2) and frame arithmetic on it."""
+"""The audio format the API takes (docs/protocol.md §2) and frame arithmetic on it."""
 
 from __future__ import annotations
 

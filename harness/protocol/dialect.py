@@ -1,4 +1,4 @@
-"""The asrx dialect: what PROTOCOL.md leaves to a deployment, with its defaults.
+"""The asrx dialect: what docs/protocol.md leaves to a deployment, with its defaults.
 
 A profile is a small TOML file overriding any of these fields::
 
@@ -32,7 +32,7 @@ class Dialect:
     end_of_stream: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_END_OF_STREAM))
     confirmation_text: str = "Confirm Close Connection"
     new_sentence_state: str = "NewSentence"
-    #: ``None``: any string is a legal ``state`` (PROTOCOL.md §3, lenient).
+    #: ``None``: any string is a legal ``state`` (docs/protocol.md §3, lenient).
     allowed_states: frozenset[str] | None = None
 
     def end_of_stream_message(self) -> str:

@@ -1,4 +1,4 @@
-"""How a session ends (PROTOCOL.md §4): the waits, the end kinds, and what each one means.
+"""How a session ends (docs/protocol.md §4): the waits, the end kinds, and what each one means.
 
 Theory of operation: after its audio an adapter sends the end-of-stream and then waits, each
 wait bounded by ``harness.timeouts``, for what ``Wire.next_wait`` names: the confirmation
@@ -39,7 +39,7 @@ class Wait(Enum):
 class SessionEnd(Enum):
     """How a session that opened ended; exactly one per session."""
 
-    #: Confirmed, then closed with 1000: the only end whose latencies count (PROTOCOL.md §5).
+    #: Confirmed, then closed with 1000: the only end whose latencies count (docs/protocol.md §5).
     COMPLETED = "completed"
     #: Confirmed, then closed with another code or dropped (finding ``4.close-1000``).
     CLOSED_AFTER_CONFIRM = "closed-after-confirm"
@@ -141,7 +141,7 @@ def end_findings(end: SessionEnd, error: TargetError | None) -> list[Finding]:
 
 def late_final_findings(session: ClientSession) -> list[Finding]:
     """A transcript after the confirmation that is not a new sentence continues the last
-    sentence (PROTOCOL.md §3): that sentence's final text came after the confirmation."""
+    sentence (docs/protocol.md §3): that sentence's final text came after the confirmation."""
     msgs = session.timeline.messages
     idx = next((i for i, m in enumerate(msgs) if m.confirmation), None)
     if idx is None:

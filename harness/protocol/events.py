@@ -1,7 +1,7 @@
 """Typed events parsed from server messages, and findings.
 
 Events are frozen dataclasses (as in h11): a value an I/O adapter can log, compare and
-pass around. A ``Finding`` records a PROTOCOL.md rule the server broke: which rule, what
+pass around. A ``Finding`` records a docs/protocol.md rule the server broke: which rule, what
 was expected, what was seen.
 """
 
@@ -44,7 +44,7 @@ class Confirmation:
 
 @dataclass(frozen=True)
 class Finding:
-    """A PROTOCOL.md rule the server broke.
+    """A docs/protocol.md rule the server broke.
 
     ``expected`` and ``seen`` are stored escaped (``printable``), whoever built them: every
     output a finding reaches (terminal, pytest, HTML, JUnit, JSON) gets safe text.

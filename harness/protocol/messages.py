@@ -1,4 +1,4 @@
-"""The server messages of PROTOCOL.md §3, both ways: encoding and parsing.
+"""The server messages of docs/protocol.md §3, both ways: encoding and parsing.
 
 One schema for both sides: the reference server builds its messages with ``wire_object``
 (and serialises them with ``encode``), and every client parses them with
@@ -67,7 +67,7 @@ def parse_server_message(payload: str | bytes, dialect: Dialect) -> list[Event]:
     text = obj.get("text")
     state = obj.get("state")
     # The confirmation is recognized by its text alone (the public clients never read its
-    # state): what is wrong with its state is NON-STRICT (PROTOCOL.md §3).
+    # state): what is wrong with its state is NON-STRICT (docs/protocol.md §3).
     confirmation = isinstance(text, str) and text == dialect.confirmation_text
     if "text" not in obj:
         out.append(Finding("3.text", "a field 'text' holding a string", quote(payload)))

@@ -1,4 +1,4 @@
-"""The latencies PROTOCOL.md §5 derives from a session's timeline, and their summaries.
+"""The latencies docs/protocol.md §5 derives from a session's timeline, and their summaries.
 
 All values are milliseconds. ``None`` in a per-sentence list means the value is not
 defined for that sentence (no text arrived, or the sentence counts differ).
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from harness.protocol.audio import ms_to_bytes
 from harness.protocol.timeline import Timeline
 
-#: A run whose p99 send lateness exceeds this is "harness saturated" (PROTOCOL.md §5).
+#: A run whose p99 send lateness exceeds this is "harness saturated" (docs/protocol.md §5).
 DEFAULT_LATENESS_BOUND_MS = 10.0
 PERCENTILES = (50, 90, 95, 99)
 

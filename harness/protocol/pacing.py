@@ -1,4 +1,4 @@
-"""Real-time pacing with absolute deadlines (PROTOCOL.md §5, send lateness).
+"""Real-time pacing with absolute deadlines (docs/protocol.md §5, send lateness).
 
 The frame starting at byte ``offset`` is due at ``t0 + offset / bytes_per_second / speed``:
 with constant frames that is ``t0 + k x frame duration``. Deadlines come from ``t0``, never

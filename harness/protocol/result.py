@@ -4,7 +4,7 @@ Every adapter returns one (``Wire.result``), so the CLI, the suite and the Locus
 the same fields: ``end`` (a ``SessionEnd``), ``error`` (the one-line error of an end the
 findings do not tell), ``findings`` (every rule broken: per message, by the close, by the
 end) and ``completed``. Only a completed session feeds latency distributions
-(PROTOCOL.md §5): ``latency_samples`` is empty for any other.
+(docs/protocol.md §5): ``latency_samples`` is empty for any other.
 """
 
 from __future__ import annotations

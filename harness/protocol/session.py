@@ -23,7 +23,7 @@ from harness.protocol.messages import parse_server_message
 from harness.protocol.state import Input, State, transition
 from harness.protocol.timeline import MessageRecord, Timeline
 
-#: Close codes PROTOCOL.md §3 allows for error replies, besides 1000: going away, unsupported
+#: Close codes docs/protocol.md §3 allows for error replies, besides 1000: going away, unsupported
 #: data, invalid data, policy violation, message too big, internal error, try again later.
 LEGAL_ERROR_CLOSE_CODES = frozenset({1001, 1003, 1007, 1008, 1009, 1011, 1013})
 LEGAL_CLOSE_CODES = LEGAL_ERROR_CLOSE_CODES | {1000}

@@ -6,7 +6,7 @@ message moves it to CLOSING; the server's confirmation to CONFIRMED; the close o
 connection, from any state, to CLOSED, which is final.
 
 Inputs caused by the *server* (a transcript, a confirmation, a close) are legal in every
-state: where PROTOCOL.md forbids them, the table names the rule broken and the session
+state: where docs/protocol.md forbids them, the table names the rule broken and the session
 records a finding instead of failing. Inputs caused by the *client* that the table does
 not list are bugs in the I/O adapter and raise ``LocalProtocolError``.
 """

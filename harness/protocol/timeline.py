@@ -1,6 +1,6 @@
 """The timeline of one session: what was sent and received, and when.
 
-All times are seconds on one monotonic clock chosen by the I/O adapter (PROTOCOL.md §5);
+All times are seconds on one monotonic clock chosen by the I/O adapter (docs/protocol.md §5);
 the core never reads a clock itself.
 """
 
@@ -120,7 +120,7 @@ class Timeline:
         return f.sent[max(0, i)]
 
     def sentences(self) -> list[Sentence]:
-        """The server's sentences, split at each new-sentence message (PROTOCOL.md §3).
+        """The server's sentences, split at each new-sentence message (docs/protocol.md §3).
 
         Messages before the first new-sentence marker form the first sentence; a marker
         on the very first message opens that same sentence. A sentence none of whose

@@ -156,7 +156,7 @@ class Wire:
 
     # -- the closing sequence -------------------------------------------------------------
     def next_wait(self) -> Wait | None:
-        """What to wait for next (PROTOCOL.md §4); None: the session is over."""
+        """What to wait for next (docs/protocol.md §4); None: the session is over."""
         if self.timed_out is not None or self.session.state is State.CLOSED:
             return None
         if self.failure is not None or self.session.confirmed:

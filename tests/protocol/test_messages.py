@@ -99,7 +99,7 @@ def test_encoded_confirmation_and_error_reply_parse_without_findings() -> None:
     assert [type(e) for e in events] == [Transcript] and events[0].text == ""
 
 
-# --- leniency where the public text is silent (PROTOCOL.md §3) --------------------------
+# --- leniency where the public text is silent (docs/protocol.md §3) --------------------------
 def test_confirmation_without_state_is_non_strict() -> None:
     for payload in (
         '{"text": "Confirm Close Connection"}',
