@@ -50,7 +50,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--apikey", default=None, help="API key (env ASRX_APIKEY; never printed)")
     p.add_argument("--ca-file", help="PEM file of CA certificates to trust for wss://")
-    p.add_argument("--profile", help="TOML dialect profile (see README)")
+    p.add_argument("--profile", help="TOML dialect profile (docs/protocol.md#dialect-profiles)")
     p.add_argument(
         "--frame-bytes",
         type=int,
