@@ -110,8 +110,10 @@ async def unauthenticated_findings(target: Target, pcm: bytes) -> list[Finding]:
     """Try a session with ``target``'s (bad) credentials; grade it per docs/protocol.md §1.
 
     401/403: OK. Another refusal: NON-STRICT. A 101: speech and end-of-stream are sent at
-    once, then the session must close with 1008 or 4000-4999 within ``reject_close``
-    with no transcript (NON-STRICT), else FAILED.
+    once, then the session must end within ``reject_close`` with no transcript: a close with
+    1008 or 4000-4999 is NON-STRICT (``1.auth-strict``), any other end (another code, a
+    drop) NON-STRICT too (``1.auth-close``: the public text does not say how to refuse).
+    FAILED: a transcript, or the session still open after the window.
     """
     strict_expected = "HTTP 401 or 403 (no 101)"
     try:
@@ -157,7 +159,12 @@ async def unauthenticated_findings(target: Target, pcm: bytes) -> list[Finding]:
     elif tl.close_code not in AUTH_CLOSE_CODES:
         code = "no close frame" if tl.close_code is None else f"close code {tl.close_code}"
         out.append(
-            Finding("1.auth-close", "a close with 1008 or 4000-4999", f"HTTP 101, then {code}")
+            Finding(
+                "1.auth-close",
+                "a close with 1008 or 4000-4999",
+                f"HTTP 101, then {code}",
+                strict_only=True,
+            )
         )
     elif not out:
         after = (tl.closed_at or 0.0) - raw.opened_at
