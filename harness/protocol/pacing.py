@@ -34,11 +34,6 @@ class FrameSchedule:
         self._offset = 0
         self._seconds_per_byte = None if speed is None else 1.0 / (BYTES_PER_SECOND * speed)
 
-    def due(self, offset: int) -> float:
-        """When the frame starting at byte ``offset`` is due (``t0`` for all when unpaced)."""
-        spb = self._seconds_per_byte
-        return self.t0 if spb is None else self.t0 + offset * spb
-
     def next(self, size: int, now: float) -> float:
         """The deadline of the next frame, of ``size`` bytes; unpaced: ``now``."""
         offset = self._offset
