@@ -48,7 +48,8 @@ def test_invalid_utf8_fails_the_connection_with_1007_and_reads_no_further() -> N
     assert wire.failure is SessionEnd.INVALID_UTF8 and not wire.can_send
     server.receive_data(b"".join(wire.data_to_send()))
     (close,) = server.events_received()
-    assert close.opcode is Opcode.CLOSE and close.data[:2] == (1007).to_bytes(2, "big")
+    assert isinstance(close, Frame) and close.opcode is Opcode.CLOSE
+    assert close.data[:2] == (1007).to_bytes(2, "big")
 
 
 def test_a_message_over_the_limit_is_refused_across_fragments() -> None:
@@ -90,7 +91,7 @@ def test_leaving_an_open_session_is_not_held_against_the_server() -> None:
     wire.abandon()
     server.receive_data(b"".join(wire.data_to_send()))
     (close,) = server.events_received()
-    assert close.data[:2] == (1000).to_bytes(2, "big")
+    assert isinstance(close, Frame) and close.data[:2] == (1000).to_bytes(2, "big")
     wire.receive_eof(3.0)
     result = wire.result(Timeouts())
     assert result.end is SessionEnd.ABANDONED and result.findings == []
