@@ -1,6 +1,7 @@
 """``Wire`` against websockets' Sans-I/O server, in memory: bytes in, events out."""
 
 from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
 from harness.client.target import Target, connect_error
@@ -18,7 +19,7 @@ def pair(max_bytes: int = 1 << 20) -> tuple[Wire, ServerProtocol]:
     server = ServerProtocol()
     server.receive_data(b"".join(wire.data_to_send()))
     (request,) = server.events_received()
-    assert request.headers["apikey"] == "k"
+    assert isinstance(request, Request) and request.headers["apikey"] == "k"
     server.send_response(server.accept(request))
     wire.receive_data(b"".join(server.data_to_send()), 0.01)
     assert wire.opened and wire.handshake_failure(eof=False) is None
