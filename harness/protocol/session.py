@@ -7,7 +7,7 @@ state table, records the timeline and collects findings. The same object serves 
 client, the Locust user and the conformance suite.
 
 What it keeps is bounded by ``harness.limits.Limits``: the timeline keeps at most
-``max_messages_kept`` messages and ``max_history_bytes`` of their text, ``findings`` at
+``max_messages_kept`` messages and ``max_history_chars`` of their text, ``findings`` at
 most ``max_findings_per_rule`` of each rule; the rest is counted (``timeline.messages_not_kept``,
 ``findings_not_kept``) and judged all the same.
 """
@@ -39,7 +39,7 @@ class ClientSession:
         #: Findings past ``limits.max_findings_per_rule``, judged but not kept.
         self.findings_not_kept = 0
         self._per_rule: Counter[str] = Counter()
-        self._history_bytes = 0
+        self._history_chars = 0
         self._next_offset = 0
 
     # -- client-side happenings ------------------------------------------------------
@@ -136,11 +136,11 @@ class ClientSession:
         tl = self.timeline
         if (
             len(tl.messages) >= self.limits.max_messages_kept
-            or self._history_bytes + size > self.limits.max_history_bytes
+            or self._history_chars + size > self.limits.max_history_chars
         ):
             tl.messages_not_kept += 1
             return
-        self._history_bytes += size
+        self._history_chars += size
         tl.messages.append(record)
 
     def _found(self, out: list[Event], finding: Finding) -> None:

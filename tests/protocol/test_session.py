@@ -36,7 +36,7 @@ def test_history_is_bounded_by_count_and_bytes() -> None:
     for i in range(100):
         s.receive(f'{{"text": "m{i}", "state": ""}}', i)
     assert len(s.timeline.messages) == 10 and s.timeline.messages_not_kept == 90
-    s = opened(Limits(max_history_bytes=1000))
+    s = opened(Limits(max_history_chars=1000))
     for i in range(100):
         s.receive('{"text": "%s", "state": ""}' % ("x" * 99), i)
     assert len(s.timeline.messages) == 10 and s.timeline.messages_not_kept == 90
