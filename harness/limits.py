@@ -23,7 +23,7 @@ class Limits:
     max_messages_kept: int = 20_000
     #: Characters of transcript text (and state) a session keeps on its timeline (at most
     #: 4 bytes each in memory).
-    max_history_chars: int = 16 << 20
+    max_history_chars: int = 4 << 20
     #: Findings a session keeps per rule id; later ones of the same rule are counted.
     max_findings_per_rule: int = 20
 
