@@ -1,10 +1,13 @@
 """``asrx corpus synth``: a corpus spoken by eSpeak NG, with segments known by construction.
 
-Each sentence is synthesized on its own, converted to 16 kHz (``harness.audio.convert``),
-peak-normalized, and trimmed of eSpeak's own leading and trailing silence with a 5 ms
-energy measure. The pieces are then laid out with known silence: ``LEAD_MS`` before the
-first, ``PAUSE_MS`` between sentences, ``TRAIL_MS`` after the last, each sentence starting
-on the VAD's 30 ms frame grid. A segment is exactly where its piece was put.
+Each sentence is synthesized on its own (``harness.audio.espeak``: the samples the
+``espeak-ng`` command writes, with the synthesizer's word events), converted to 16 kHz
+(``harness.audio.convert``), peak-normalized, and trimmed of eSpeak's own leading and
+trailing silence with a 5 ms energy measure. The pieces are then laid out with known
+silence: ``LEAD_MS`` before the first, ``PAUSE_MS`` between sentences, ``TRAIL_MS`` after
+the last, each sentence starting on the VAD's 30 ms frame grid. A segment is exactly where
+its piece was put, and each word exactly where eSpeak put its phonemes, moved with the
+piece (the manifest's ``words``).
 
 Because the reference server cuts sentences with ``harness.audio.vad``, every utterance
 is checked against ``find_segments`` before it is written: same number of segments, each
@@ -13,20 +16,24 @@ too quiet) stops the synthesis with its text named. Each corpus also gets one ut
 of pure silence and one of low-level noise (below the VAD's energy floor), both with no
 text and no segments.
 
-The text list: one utterance a line, its sentences separated by `` | ``; blank lines and
-lines starting with ``#`` are skipped.
+The text list: one utterance a line, its sentences separated by `` | ``, words by single
+spaces; blank lines and lines starting with ``#`` are skipped. In a language written without
+spaces (Thai) the spaces mark the word boundaries only: eSpeak gets them (it reads Thai
+words better with them, and reports each word), the manifest's text and sentences are
+written without them, as the language is.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
+from harness.audio import espeak
 from harness.audio.convert import float_to_s16le, read_pcm16k
 from harness.audio.vad import FRAME_MS, find_segments
 from harness.corpus.check import VAD_TOLERANCE_MS
@@ -34,6 +41,7 @@ from harness.corpus.manifest import Corpus, Segment, Utterance, load_corpus, wri
 from harness.corpus.staging import staged_folder
 from harness.errors import UsageError
 from harness.protocol.audio import SAMPLE_RATE, bytes_to_ms
+from harness.protocol.words import ReferenceWord, metric_for
 
 TEXTS_DIR = Path(__file__).with_name("texts")
 #: eSpeak NG voice and speaking rate (words per minute) per language.
@@ -54,9 +62,10 @@ TRIM_DBFS = -45.0
 TRIM_WINDOW = SAMPLE_RATE * 5 // 1000
 #: Fade applied where a sentence is cut to the VAD's idea of speech (10 ms).
 FADE_SAMPLES = SAMPLE_RATE // 100
-SYNTH_TIMEOUT_S = 30.0
 SEPARATOR = "|"
 TEXTS_COPY = "texts.txt"
+#: A word's ``(start_ms, end_ms)`` within its sentence piece or utterance.
+Span = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -98,66 +107,62 @@ def read_texts(path: Path, lang: str) -> list[Plan]:
     return plans
 
 
-def espeak_path() -> str:
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise UsageError(
-            "espeak-ng is not installed (Debian/Ubuntu: apt-get install espeak-ng; "
-            "macOS: brew install espeak-ng); or import recorded speech with `asrx corpus import`"
-        )
-    return exe
+@dataclass(frozen=True)
+class Piece:
+    """One synthesized sentence: 16 kHz float samples and each word's span in them (ms)."""
+
+    samples: np.ndarray
+    #: None: a word eSpeak's events do not tell apart from its neighbour.
+    words: tuple[Span | None, ...]
 
 
-def espeak_version(exe: str) -> str:
-    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10)
-    words = out.stdout.split()
-    # "eSpeak NG text-to-speech: 1.51  Data at: ..."
-    return words[3] if len(words) > 3 else "unknown version"
-
-
-def synthesize_sentence(exe: str, text: str, voice: str, wpm: int, workdir: Path) -> np.ndarray:
+def synthesize_sentence(text: str, voice: str, wpm: int, workdir: Path) -> Piece:
     """One sentence as 16 kHz float samples, peak-normalized and trimmed of silence."""
+    speech = espeak.speak(text, voice, wpm)
+    # Through a WAV file and the importer's converter, as `espeak-ng -w` output always was.
     wav = workdir / "sentence.wav"
-    try:
-        proc = subprocess.run(
-            [exe, "-v", voice, "-s", str(wpm), "-w", str(wav), "--stdin"],
-            input=text.encode("utf-8"),
-            capture_output=True,
-            timeout=SYNTH_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"espeak-ng took over {SYNTH_TIMEOUT_S:g} s on {text!r}") from None
-    if proc.returncode != 0 or not wav.is_file():
-        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise UsageError(
-            f"espeak-ng failed on {text!r}: {reason[-1] if reason else proc.returncode}"
-        )
+    sf.write(str(wav), speech.samples, speech.rate, subtype="PCM_16")
     samples = np.frombuffer(read_pcm16k(wav), dtype="<i2").astype(np.float64) / 32768.0
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     if peak == 0.0:
         raise UsageError(f"espeak-ng produced silence for {text!r} (voice {voice})")
-    return fit_to_vad(trim_silence(samples * (PEAK / peak), text), text)
+    first, last = trim_bounds(samples * (PEAK / peak), text)
+    trimmed = samples[first:last] * (PEAK / peak)
+    cut, start = fit_to_vad(trimmed, text)
+    offset_ms = (first + start) * 1000.0 / SAMPLE_RATE
+    length_ms = len(cut) * 1000.0 / SAMPLE_RATE
+    spans: list[Span | None] = []
+    for word in speech.words:
+        if word is None:
+            spans.append(None)
+            continue
+        on = min(max(word[0] * 1000.0 / speech.rate - offset_ms, 0.0), length_ms)
+        off = min(max(word[1] * 1000.0 / speech.rate - offset_ms, 0.0), length_ms)
+        # A word all inside a trimmed edge has no sound left to time.
+        spans.append((on, off) if off > on else None)
+    return Piece(cut, tuple(spans))
 
 
-def trim_silence(samples: np.ndarray, text: str = "") -> np.ndarray:
-    """``samples`` from the first to the last 5 ms window louder than ``TRIM_DBFS``."""
+def trim_bounds(samples: np.ndarray, text: str = "") -> tuple[int, int]:
+    """From the first to past the last 5 ms window louder than ``TRIM_DBFS``."""
     n = len(samples) // TRIM_WINDOW
     windows = samples[: n * TRIM_WINDOW].reshape(n, TRIM_WINDOW)
     rms = np.sqrt(np.mean(windows * windows, axis=1))
     loud = np.flatnonzero(rms >= 10 ** (TRIM_DBFS / 20))
     if loud.size == 0:
         raise UsageError(f"synthesized audio for {text!r} is below {TRIM_DBFS:g} dBFS")
-    return samples[loud[0] * TRIM_WINDOW : (loud[-1] + 1) * TRIM_WINDOW]
+    return int(loud[0]) * TRIM_WINDOW, (int(loud[-1]) + 1) * TRIM_WINDOW
 
 
-def fit_to_vad(piece: np.ndarray, text: str = "") -> np.ndarray:
+def fit_to_vad(piece: np.ndarray, text: str = "") -> tuple[np.ndarray, int]:
     """Cut off a quiet onset or breathy tail that the VAD does not count as speech.
 
     eSpeak ends some syllables (Thai falling tones, final aspirates) with a few hundred ms
     of faint unvoiced sound above the trim level; the VAD, and so the reference server,
     ends the sentence before it. The piece is analysed as it will be laid out (starting on
     the VAD's frame grid) and cut where the VAD says speech is, with a short fade, so that
-    the segment is still exactly where the audio is.
+    the segment is still exactly where the audio is. Returns the cut piece and where it
+    starts in ``piece``.
     """
     lead = np.zeros(_grid(LEAD_MS))
     trail = np.zeros(TRAIL_MS * SAMPLE_RATE // 1000)
@@ -181,7 +186,7 @@ def fit_to_vad(piece: np.ndarray, text: str = "") -> np.ndarray:
         cut[:fade] *= np.linspace(0.0, 1.0, fade)
     if end < len(piece):
         cut[len(cut) - fade :] *= np.linspace(1.0, 0.0, fade)
-    return cut
+    return cut, start
 
 
 def _grid(ms: float) -> int:
@@ -225,28 +230,43 @@ def vad_disagreement(pcm: bytes, segments: tuple[Segment, ...]) -> str | None:
     return None
 
 
+def written_form(sentence: str, lang: str) -> str:
+    """A sentence as the manifest writes it: without the word-boundary spaces of a language
+    written without spaces (Thai), as given otherwise."""
+    return "".join(sentence.split()) if metric_for(lang) == "cer" else sentence
+
+
 def synth_corpus(lang: str, out: Path, *, texts: Path | None = None, force: bool = False) -> Corpus:
     """Synthesize the text list into a new corpus folder ``out``."""
     if lang not in VOICES:
         raise UsageError(f"no synthesis voice for {lang!r} (have: {', '.join(sorted(VOICES))})")
     texts = texts or default_texts(lang)
     plans = read_texts(texts, lang)
-    exe = espeak_path()
     voice, wpm = VOICES[lang]
     source = (
-        f"synthesized with eSpeak NG {espeak_version(exe)} (voice {voice}, {wpm} wpm) by "
+        f"synthesized with eSpeak NG {espeak.version()} (voice {voice}, {wpm} wpm) by "
         "`asrx corpus synth`; text written for asrx-harness, CC0"
     )
     utterances: list[Utterance] = []
     with staged_folder(out, force=force) as staging, tempfile.TemporaryDirectory() as tmp:
         for plan in plans:
-            pieces = [synthesize_sentence(exe, s, voice, wpm, Path(tmp)) for s in plan.sentences]
-            audio, segments = lay_out(pieces)
+            pieces = [synthesize_sentence(s, voice, wpm, Path(tmp)) for s in plan.sentences]
+            audio, segments = lay_out([p.samples for p in pieces])
             pcm = float_to_s16le(audio)
             why = vad_disagreement(pcm, segments)
             if why is not None:
                 raise UsageError(f"{plan.id} ({' | '.join(plan.sentences)}): {why}")
-            utterances.append(_write(staging, plan.id, lang, pcm, segments, plan.sentences, source))
+            words = [
+                ReferenceWord(word)
+                if span is None
+                else ReferenceWord(word, on + span[0], on + span[1])
+                for sentence, piece, (on, _) in zip(plan.sentences, pieces, segments, strict=True)
+                for word, span in zip(sentence.split(), piece.words, strict=True)
+            ]
+            sentences = tuple(written_form(s, lang) for s in plan.sentences)
+            utterances.append(
+                _write(staging, plan.id, lang, pcm, segments, sentences, source, tuple(words))
+            )
         for uid, samples, what in (
             (f"{lang}-silence", np.zeros(SILENCE_MS * SAMPLE_RATE // 1000), "digital silence"),
             (f"{lang}-noise", noise(NOISE_MS), f"white noise at {NOISE_DBFS:g} dBFS RMS"),
@@ -255,7 +275,7 @@ def synth_corpus(lang: str, out: Path, *, texts: Path | None = None, force: bool
             if find_segments(pcm):
                 raise UsageError(f"{uid}: the VAD finds speech in {what}")
             src = f"generated {what} by `asrx corpus synth`, CC0"
-            utterances.append(_write(staging, uid, lang, pcm, (), (), src))
+            utterances.append(_write(staging, uid, lang, pcm, (), (), src, ()))
         write_manifest(staging, utterances)
         shutil.copyfile(texts, staging / TEXTS_COPY)
     return load_corpus(out)
@@ -269,6 +289,7 @@ def _write(
     segments: tuple[Segment, ...],
     sentences: tuple[str, ...],
     source: str,
+    words: tuple[ReferenceWord, ...],
 ) -> Utterance:
     path = folder / f"{uid}.pcm"
     path.write_bytes(pcm)
@@ -281,4 +302,5 @@ def _write(
         segments=segments,
         source=source,
         sentences=sentences,
+        words=words,
     )

@@ -37,7 +37,7 @@ def speech_16k() -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Two espeak-ng sentences at 16 kHz (float) with known silence, and where they are."""
     if not HAVE_ESPEAK:
         pytest.skip("espeak-ng is not installed: cannot make test speech")
-    from harness.corpus.synth import VOICES, espeak_path, synthesize_sentence
+    from harness.corpus.synth import VOICES, synthesize_sentence
 
     voice, wpm = VOICES["en"]
     parts: list[np.ndarray] = []
@@ -45,7 +45,7 @@ def speech_16k() -> tuple[np.ndarray, list[tuple[float, float]]]:
     pos = 0
     with tempfile.TemporaryDirectory() as tmp:
         for text, gap_ms in LAYOUT:
-            piece = synthesize_sentence(espeak_path(), text, voice, wpm, Path(tmp))
+            piece = synthesize_sentence(text, voice, wpm, Path(tmp)).samples
             gap = gap_ms * 16
             parts += [np.zeros(gap), piece]
             start = pos + gap

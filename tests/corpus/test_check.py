@@ -61,9 +61,9 @@ def test_cli_names_the_broken_line(broken: Path, capsys: pytest.CaptureFixture[s
 def test_every_problem_reported_once_per_line(broken: Path) -> None:
     first = _lines(broken)[0]
     (broken / first["audio"]).unlink()  # line 1: missing audio
-    _edit_line(broken, 2, duration_ms=99.0)  # line 2: wrong duration
+    _edit_line(broken, 2, duration_ms=99.0, words=[])  # line 2: wrong duration
     _edit_line(broken, 4, segments=[[510.0, 99999.0]])  # line 4: past the end
-    _edit_line(broken, 5, text="")  # line 5: speech without text
+    _edit_line(broken, 5, text="", words=[])  # line 5: speech without text
     last = len(_lines(broken))
     _edit_line(broken, last, text="surprise")  # noise line: text without speech
     with (broken / _lines(broken)[5]["audio"]).open("ab") as fh:  # line 6: odd length

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.audio import espeak
 from harness.cli.main import main
 from harness.corpus import MANIFEST_NAME, load_corpus
 from harness.corpus import synth as synth_mod
@@ -49,7 +50,8 @@ def test_read_texts_numbers_single_and_multi(tmp_path: Path) -> None:
 def test_missing_espeak_is_a_clear_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(synth_mod.shutil, "which", lambda name: None)
+    # The synthesizer runs in a child process: make the library impossible to find there.
+    monkeypatch.setenv("ASRX_ESPEAK_LIBRARY", str(tmp_path / "no-such-libespeak-ng.so"))
     out = tmp_path / "c"
     assert main(["corpus", "synth", "--lang", "en", "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -81,7 +83,7 @@ def test_synth_small_corpus(lang: str, texts: str, tmp_path: Path) -> None:
 @needs_espeak
 def test_shipped_en_corpus_is_reproducible(en_corpus: Path, tmp_path: Path) -> None:
     shipped = load_corpus(en_corpus)
-    version = synth_mod.espeak_version(synth_mod.espeak_path())
+    version = espeak.version()
     if f"eSpeak NG {version} " not in shipped.utterances[0].source:
         pytest.skip(f"shipped corpus was made with another eSpeak NG than {version}")
     fresh = synth_corpus("en", tmp_path / "en", texts=en_corpus / "texts.txt")
