@@ -1,8 +1,8 @@
 """Where and how to reach a server under test: URL, key, TLS trust, dialect, timeouts, and
 the limits on what a client keeps of its output.
 
-The apikey lives here and nowhere else; ``redact`` and ``Target.__repr__`` keep it out of
-every log line, report and error message.
+The apikey lives here and nowhere else; ``Target.__repr__`` never shows it, and
+``harness.redaction`` keeps it out of every log line, report and error message.
 """
 
 from __future__ import annotations
@@ -24,14 +24,10 @@ from harness.errors import (
 from harness.limits import DEFAULT_LIMITS, Limits
 from harness.protocol.dialect import DEFAULT_DIALECT, Dialect
 from harness.protocol.escape import printable
+from harness.redaction import REDACTED, redact
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-REDACTED = "***"
-
-
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` replaced."""
-    return text.replace(secret, REDACTED) if secret else text
+__all__ = ["REDACTED", "Target", "check_url", "connect_error", "redact"]
 
 
 def check_url(url: str) -> str:

@@ -10,10 +10,10 @@ The HTML has no external reference at all: styles inline, charts are inline SVG
 (``harness.load.svgplot``), no script. It opens offline and sits beside Locust's own
 ``--html`` report, which it links to when one was requested.
 
-Secrets: settings whose name says key/token/secret/password are replaced by ``***``,
-and the API key's value is redacted from every string value of the summary (values, not
-the summary's own key names: a short key such as ``k`` must not corrupt the structure).
-The HTML is rendered from the redacted summary only.
+Secrets: ``harness.redaction`` masks settings whose name says secret and removes the API
+key from every string value of the summary (as a whole token, never from the summary's
+own key names: a short key such as ``k`` corrupts nothing). The HTML is rendered from the
+redacted summary only.
 """
 
 from __future__ import annotations
@@ -26,16 +26,15 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from harness.client.target import REDACTED, redact
 from harness.load.slo import EXIT_CODES, SLO, Verdict, exit_code, is_saturated, lateness_p99
 from harness.load.stats import FAILURE_KINDS, METRICS, LatencyHistogram, RunStats
 from harness.load.svgplot import line_chart
+from harness.redaction import Redactor
 
 SCHEMA = "asrx-summary/1"
 LATENCY_METRICS = ("connect", "first_partial", "sentence", "close")
 #: Percentiles sampled for the distribution curves (x axis: "nines").
 CURVE_PERCENTILES = (0, 10, 25, 50, 75, 90, 95, 97.5, 99, 99.5, 99.9, 99.95, 99.99, 100)
-_SECRET_WORDS = ("key", "token", "secret", "password")
 
 
 def timestamp(now: dt.datetime | None = None) -> str:
@@ -44,18 +43,12 @@ def timestamp(now: dt.datetime | None = None) -> str:
 
 
 def redacted_settings(options: Mapping[str, Any], apikey: str | None) -> dict[str, Any]:
-    """Options as JSON-able values; secret-named ones masked, the key's value redacted."""
-    out: dict[str, Any] = {}
-    for name, value in sorted(options.items()):
-        if any(word in name.lower() for word in _SECRET_WORDS) and value:
-            out[name] = REDACTED
-        elif value is None or isinstance(value, bool | int | float):
-            out[name] = value
-        elif isinstance(value, list | tuple):
-            out[name] = [redact(str(v), apikey) for v in value]
-        else:
-            out[name] = redact(str(value), apikey)
-    return out
+    """Options as JSON-able values, without the key (``harness.redaction``)."""
+    plain = {
+        name: value if value is None or isinstance(value, bool | int | float | list) else str(value)
+        for name, value in sorted(options.items())
+    }
+    return Redactor([apikey]).options(plain)
 
 
 def distribution(hist: LatencyHistogram) -> list[list[float]]:
@@ -155,16 +148,8 @@ def build_summary(
 
 
 def redact_values(node: Any, secret: str | None) -> Any:
-    """``node`` with ``secret`` redacted from every string value, recursively."""
-    if not secret:
-        return node
-    if isinstance(node, str):
-        return redact(node, secret)
-    if isinstance(node, list):
-        return [redact_values(v, secret) for v in node]
-    if isinstance(node, dict):
-        return {k: redact_values(v, secret) for k, v in node.items()}
-    return node
+    """``node`` with ``secret`` removed from every string value (``Redactor.value``)."""
+    return Redactor([secret]).value(node) if secret else node
 
 
 # -- HTML -------------------------------------------------------------------------------

@@ -17,11 +17,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from harness.redaction import RedactingFilter, Redactor
+
 __all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics", "log", "setup_logging"]
 
 LOGGER_NAME = "asrx.server"
-#: What stands in a log line where a key was.
-REDACTED = "***"
 _LAG_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 
 
@@ -88,35 +88,13 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
 
-class _KeyHeaderMask(logging.Filter):
-    """Masks the key header's value in websockets' DEBUG handshake lines (``< name: value``)."""
-
-    def __init__(self, key_header: str) -> None:
-        super().__init__()
-        self._header = key_header.lower()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if (
-            isinstance(args, tuple)
-            and len(args) == 2
-            and isinstance(args[0], str)
-            and args[0].lower() == self._header
-        ):
-            record.args = (args[0], REDACTED)
-        return True
-
-
 class _JsonFormatter(logging.Formatter):
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, redactor: Redactor) -> None:
         super().__init__()
-        self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        self._redactor = redactor
 
     def _mask(self, value: Any) -> Any:
-        if isinstance(value, str):
-            for secret in self._secrets:
-                value = value.replace(secret, REDACTED)
-        return value
+        return self._redactor.text(value) if isinstance(value, str) else value
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -137,9 +115,10 @@ def setup_logging(
     level: str = "INFO", *, secrets: Iterable[str] = (), key_header: str = "apikey"
 ) -> None:
     """JSON lines on stderr from ``level``; ``secrets`` (the accepted keys) never shown."""
+    redactor = Redactor(secrets, key_headers=(key_header,))
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter(secrets))
-    handler.addFilter(_KeyHeaderMask(key_header))
+    handler.setFormatter(_JsonFormatter(redactor))
+    handler.addFilter(RedactingFilter(redactor))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
