@@ -10,7 +10,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.server.config import add_arguments, config_from_args
-from harness.server.faults import list_faults
+from harness.server.faults import list_faults, list_hazards
 from harness.server.observability import setup_logging
 
 DESCRIPTION = (
@@ -32,6 +32,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if args.list_faults:
         print(list_faults())
+        return 0
+    if args.list_hazards:
+        print(list_hazards())
         return 0
     config = config_from_args(args)
     setup_logging(config.log_level, secrets=config.apikeys, key_header=config.dialect.key_header)

@@ -25,6 +25,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from harness.server.auth import KeyRing
+from harness.server.clientlog import ClientLog, handshake_seen
 from harness.server.config import ServerConfig
 from harness.server.connection import AsrxConnection
 from harness.server.engines import make_engine
@@ -69,13 +70,17 @@ class AsrxServer:
         self.config = config
         self.metrics = ServerMetrics()
         self.keys = KeyRing(config.apikeys)
-        self.faults = FaultPolicy.from_names(config.faults)
+        self.faults = FaultPolicy.from_names(config.faults | config.hazards)
         self.engine = make_engine(config.engine, workers=config.worker_count)
         self.ctx = ServerContext(config, self.metrics, self.engine, self.faults)
         self.slots = SessionSlots(config.max_sessions)
         self.metrics.session_slots.set_function(lambda: self.slots.in_use)
         self.ready = False
         self._server: Server | None = None
+        #: ``--record-clients``: what each client did, for grading clients.
+        self.client_log = (
+            ClientLog(config.record_clients, config.dialect) if config.record_clients else None
+        )
 
     # -- handshake ---------------------------------------------------------------------
 
@@ -121,10 +126,29 @@ class AsrxServer:
     def process_response(
         self, connection: ServerConnection, request: Request, response: Response
     ) -> None:
+        assert isinstance(connection, AsrxConnection)
         # A handshake that got a slot but will not become a session gives it back.
         if response.status_code != HTTPStatus.SWITCHING_PROTOCOLS:
-            assert isinstance(connection, AsrxConnection)
             connection.release_slot()
+        if self.client_log is not None:
+            self._record_handshake(connection, request, response.status_code)
+
+    def _record_handshake(self, connection: AsrxConnection, request: Request, status: int) -> None:
+        assert self.client_log is not None
+        path = request.path
+        if urlsplit(path).path in (HEALTH_PATH, METRICS_PATH):
+            return
+        header = self.config.dialect.key_header
+        seen = handshake_seen(
+            connection.loop.time(),
+            path,
+            status,
+            request.headers.get_all(header),
+            self._key_refusal(request) is None,
+            header,
+            " ".join(request.headers.get_all("User-Agent")),
+        )
+        connection.seen = self.client_log.handshake(seen)
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -185,17 +209,20 @@ class AsrxServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE_S)
         await self.engine.stop()
+        if self.client_log is not None:
+            self.client_log.close()
 
 
 async def serve_forever(config: ServerConfig) -> None:
     """Run until SIGTERM/SIGINT, printing the ready line on stdout once listening."""
     if config.no_auth:
         log("auth_disabled", logging.WARNING, detail="--no-auth: every session is accepted")
-    if config.faults or config.delay_ms:
+    if config.faults or config.hazards or config.delay_ms:
         log(
             "faults_enabled",
             logging.WARNING,
             faults=sorted(config.faults),
+            hazards=sorted(config.hazards),
             delay_ms=config.delay_ms,
         )
     server = AsrxServer(config)

@@ -12,7 +12,7 @@ from harness.protocol.dialect import DEFAULT_DIALECT, Dialect, load_profile
 from harness.server.auth import load_keys
 from harness.server.connection import DEFAULT_MAX_SEND_BACKLOG_BYTES
 from harness.server.engines import ENGINES
-from harness.server.faults import parse_faults
+from harness.server.faults import parse_faults, parse_hazards
 
 DEFAULT_MAX_FRAME_BYTES = 1 << 20
 DEFAULT_MAX_SESSIONS = 100
@@ -39,7 +39,11 @@ class ServerConfig:
     engine: str = "pocketsphinx"
     workers: int = 0  # 0: one per core
     faults: frozenset[str] = frozenset()
+    #: Lawful behaviours that are hard on clients (``--hazard``).
+    hazards: frozenset[str] = frozenset()
     delay_ms: int = 0
+    #: Write what each client did to this JSON-lines file (``--record-clients``).
+    record_clients: str | None = None
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     max_sessions: int = DEFAULT_MAX_SESSIONS
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
@@ -189,6 +193,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     flt.add_argument("--list-faults", action="store_true", help="list the faults and exit")
     flt.add_argument(
+        "--hazard",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="behave in a lawful way that is hard on clients (see --list-hazards)",
+    )
+    flt.add_argument("--list-hazards", action="store_true", help="list the hazards and exit")
+    flt.add_argument(
+        "--record-clients",
+        default=None,
+        metavar="FILE",
+        help="write what each client did (handshake, frames, closing; never its key) to "
+        "this JSON-lines file, for grading clients (asrx grade-client)",
+    )
+    flt.add_argument(
         "--delay-ms",
         type=int,
         default=0,
@@ -231,7 +250,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         engine=args.engine,
         workers=max(0, args.workers),
         faults=parse_faults(args.fault),
+        hazards=parse_hazards(args.hazard),
         delay_ms=args.delay_ms,
+        record_clients=args.record_clients,
         max_frame_bytes=args.max_frame_bytes,
         max_sessions=args.max_sessions,
         idle_timeout_s=args.idle_timeout,

@@ -13,6 +13,11 @@ protocol error: a close frame 1008 goes after what is already buffered, nothing 
 client sends is processed (so no more pongs), and a client that still has not read it after
 ``SHED_GRACE_S`` loses its TCP connection.
 
+**Observation.** With ``--record-clients`` the connection carries a ``SessionRecorder``
+(``seen``, set at the handshake) and tells it every message the session's reader got
+(``received``) and every message sent, the client's close frame as it arrives and the end of
+the connection (``clientlog.py``).
+
 **Slot.** A connection that was given a session slot at the handshake gives it back exactly
 once, at the first of: the handshake not ending in 101, the session's end, or the TCP
 connection going (a client that resets before the 101 never reaches a session).
@@ -20,10 +25,13 @@ connection going (a client that resets before the 101 never reaches a session).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any, cast
 
 from websockets.asyncio.server import ServerConnection
+from websockets.typing import Data, DataLike
+
+from harness.server.clientlog import SessionRecorder
 
 #: Close code for a client that does not read what it is sent ("policy violation": the
 #: server is not overloaded, the client broke the contract of reading its replies).
@@ -45,6 +53,8 @@ class AsrxConnection(ServerConnection):
         #: Why the connection was shed ("" when it was not).
         self.shed_reason = ""
         self._give_back: Callable[[], None] | None = None
+        #: What the client does, when the server records clients (``--record-clients``).
+        self.seen: SessionRecorder | None = None
 
     @classmethod
     def bounded(cls, max_send_backlog_bytes: int) -> type[AsrxConnection]:
@@ -66,11 +76,32 @@ class AsrxConnection(ServerConnection):
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         self.release_slot()
+        if self.seen is not None:
+            self.seen.ended(self.protocol, self.loop.time())
+
+    # -- observation ----------------------------------------------------------------------
+
+    def received(self, message: Data, at: float) -> None:
+        """The session's reader got ``message`` at ``at``."""
+        if self.seen is not None:
+            self.seen.received(message, at)
+
+    async def send(
+        self,
+        message: DataLike | Iterable[DataLike] | AsyncIterable[DataLike],
+        *,
+        text: bool | None = None,
+    ) -> None:
+        if self.seen is not None:
+            self.seen.sent(message, self.loop.time())
+        await super().send(message, text=text)
 
     # -- the send backlog ---------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
+        if self.seen is not None:
+            self.seen.data_received(self.protocol, self.loop.time())
         if not self.shed_reason and (
             self.transport.get_write_buffer_size() > self.max_send_backlog_bytes
         ):

@@ -1,6 +1,6 @@
 """Deliberate protocol defects the server can be told to commit (``--fault NAME``).
 
-Each one breaks exactly one rule of PROTOCOL.md so the conformance suite can be shown to
+Each one breaks exactly one rule of docs/protocol.md so the conformance suite can be shown to
 catch it. The names are a contract: the suite and the kill-matrix test refer to them.
 
 The session logic never looks at fault names. ``FaultPolicy.from_names`` turns them into a
@@ -8,6 +8,11 @@ The session logic never looks at fault names. ``FaultPolicy.from_names`` turns t
 (the handshake, the reader, the making of a transcript, the closing sequence). Its defaults
 are the reference behaviour, so adding a fault is one line in ``FAULTS``, one in
 ``_EFFECTS`` and, when it changes a new decision, one field.
+
+*Hazards* (``--hazard NAME``) go through the same policy but are not defects: a lawful
+server may behave so (fail a session with an error close, add fields and states no client
+has seen), and a client must survive it. ``asrx grade-client`` uses them; the conformance
+suite's kill matrix, which must catch every fault, does not.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 
 from harness.errors import UsageError
-from harness.protocol.messages import encode
+from harness.protocol.messages import STATE_SENTENCE, encode
 
 #: Fault name -> one-line description (``asrx serve --list-faults``).
 FAULTS: dict[str, str] = {
@@ -39,6 +44,14 @@ FAULTS: dict[str, str] = {
     "shared-state": "all sessions share one transcript history: text leaks between sessions (§3)",
 }
 
+#: Hazard name -> one-line description (``asrx serve --list-hazards``).
+HAZARDS: dict[str, str] = {
+    "error-close-mid-stream": "after the first transcript, close 1011 (internal error): a "
+    "server failing one session, as servers sometimes do (§3 lawful close)",
+    "unexpected-fields": "transcripts carry extra fields (numbers, lists, objects, null, "
+    "non-ASCII) and undocumented states 'Partial' and 'Final' (§3 allows both)",
+}
+
 #: Seconds ``bad-key-close-late`` keeps an unauthenticated session open (PROTOCOL allows 2 s).
 LATE_CLOSE_S = 3.0
 #: Placeholder text ``text-in-silence`` sends, once per this much silence.
@@ -46,6 +59,20 @@ PHANTOM_TEXT = "phantom"
 PHANTOM_EVERY_MS = 1000
 #: The text ``transcript-after-confirm`` sends after the confirmation.
 LATE_TEXT = "late transcript"
+#: The close ``error-close-mid-stream`` sends.
+ERROR_CLOSE_CODE = 1011
+ERROR_CLOSE_REASON = "internal error"
+#: What ``unexpected-fields`` adds to every transcript, and the states it gives a sentence's
+#: later messages instead of ``Sentence``.
+EXTRA_FIELDS: dict[str, object] = {
+    "confidence": 0.87,
+    "alternatives": [{"text": "", "confidence": 0.1}],
+    "meta": {"engine": "reference", "segment": {"start_ms": 0, "flags": [True, None, 3]}},
+    "lang": None,
+    "note": "d\u00e9j\u00e0 vu \u2014 \u6587\u5b57",
+}
+PARTIAL_STATE = "Partial"
+FINAL_STATE = "Final"
 #: Final texts ``shared-state`` keeps for every session (bounded, even when faulty).
 SHARED_HISTORY_KEPT = 50
 
@@ -84,6 +111,11 @@ class FaultPolicy:
     transcript_after_confirm: bool = False
     close_after_confirm: bool = True
     close_code: int = 1000
+    # -- hazards: lawful behaviours that are hard on clients
+    #: Close ``ERROR_CLOSE_CODE`` right after the first transcript.
+    error_close_after_first_transcript: bool = False
+    #: Transcripts carry ``EXTRA_FIELDS`` and the states ``PARTIAL_STATE``/``FINAL_STATE``.
+    unexpected_fields: bool = False
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> FaultPolicy:
@@ -99,6 +131,10 @@ class FaultPolicy:
     def encode_transcript(self, message: Mapping[str, object]) -> str | bytes:
         """A transcript message as the frame to send, with any §3 encoding defect."""
         obj = dict(message)
+        if self.unexpected_fields:
+            if obj.get("state") == STATE_SENTENCE:
+                obj["state"] = FINAL_STATE if obj.get("final") else PARTIAL_STATE
+            obj.update(EXTRA_FIELDS)
         if self.text_as_word_list:
             obj["text"] = str(obj["text"]).split()
         if self.omit_state:
@@ -128,19 +164,41 @@ _EFFECTS: dict[str, FaultPolicy] = {
     "close-1011": FaultPolicy(close_code=1011),
     "stall-mid-stream": FaultPolicy(stall_after_first_transcript=True),
     "shared-state": FaultPolicy(share_history=True),
+    "error-close-mid-stream": FaultPolicy(error_close_after_first_transcript=True),
+    "unexpected-fields": FaultPolicy(unexpected_fields=True),
 }
+
+
+def _names(values: Iterable[str], known: Mapping[str, str], what: str) -> frozenset[str]:
+    names = {n.strip() for v in values for n in v.split(",") if n.strip()}
+    unknown = sorted(names - known.keys())
+    if unknown:
+        raise UsageError(
+            f"unknown {what}(s): {', '.join(unknown)} (see 'asrx serve --list-{what}s')"
+        )
+    return frozenset(names)
 
 
 def parse_faults(values: Iterable[str]) -> frozenset[str]:
     """``--fault`` values (each may be a comma list) -> validated fault names."""
-    names = {n.strip() for v in values for n in v.split(",") if n.strip()}
-    unknown = sorted(names - FAULTS.keys())
-    if unknown:
-        raise UsageError(f"unknown fault(s): {', '.join(unknown)} (see 'asrx serve --list-faults')")
-    return frozenset(names)
+    return _names(values, FAULTS, "fault")
+
+
+def parse_hazards(values: Iterable[str]) -> frozenset[str]:
+    """``--hazard`` values (each may be a comma list) -> validated hazard names."""
+    return _names(values, HAZARDS, "hazard")
+
+
+def _listing(table: Mapping[str, str]) -> str:
+    width = max(map(len, table))
+    return "\n".join(f"{name:<{width}}  {desc}" for name, desc in table.items())
 
 
 def list_faults() -> str:
     """One line per fault: name, then description."""
-    width = max(map(len, FAULTS))
-    return "\n".join(f"{name:<{width}}  {desc}" for name, desc in FAULTS.items())
+    return _listing(FAULTS)
+
+
+def list_hazards() -> str:
+    """One line per hazard: name, then description."""
+    return _listing(HAZARDS)

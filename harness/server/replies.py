@@ -126,6 +126,8 @@ class Replies:
         self.outbox.send(self.faults.encode_transcript(message), "transcript")
         if self.faults.stall_after_first_transcript:
             self._stalled = True
+        if self.faults.error_close_after_first_transcript:
+            self.outbox.close(F.ERROR_CLOSE_CODE, F.ERROR_CLOSE_REASON)
 
     def _flush_held(self) -> None:
         if self._held_final is not None:

@@ -1,4 +1,4 @@
-"""One server session: audio in, VAD sentences, transcripts out (PROTOCOL.md §2-§4).
+"""One server session: audio in, VAD sentences, transcripts out (docs/protocol.md §2-§4).
 
 Three tasks per session, so that reading audio never waits for decoding or sending:
 
@@ -120,6 +120,7 @@ class ServerSession:
                 except ConnectionClosed:
                     break
                 self.last_rx = self.loop.time()
+                self.ws.received(message, self.last_rx)
                 if self.closer is not None:
                     continue  # closing: drain what the client still sends
                 if isinstance(message, bytes):
