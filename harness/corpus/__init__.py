@@ -3,7 +3,7 @@
 A corpus is a folder holding ``manifest.jsonl`` (one utterance a line, see
 ``harness.corpus.manifest``) and 16 kHz mono s16le ``.pcm`` files. The harness ships its
 corpora as package data (``harness/corpora/<name>``; a checkout's ``corpora/`` links to
-them); ``shipped_corpus_dir`` and ``default_corpus_dir`` find them.
+them); ``shipped_corpus`` and ``default_corpus_dir`` find them.
 """
 
 from __future__ import annotations
@@ -29,11 +29,22 @@ from harness.protocol.words import ReferenceWord
 CORPORA_ENV = "ASRX_CORPORA"
 #: The corpus used when none is named: ``en-synth``.
 DEFAULT_CORPUS = "en-synth"
+#: The shipped corpus of real read speech (public domain LibriVox, with word timings).
+REAL_SPEECH_CORPUS = "en-real"
 
 
 def shipped_corpora_root() -> Path:
     """The folder of the corpora shipped inside the package (``harness/corpora``)."""
     return Path(str(resources.files("harness") / "corpora"))
+
+
+def shipped_corpus(name: str) -> Path:
+    """The folder of the shipped corpus ``name`` (``en-synth``, ``th-synth``, ``en-real``)."""
+    folder = shipped_corpora_root() / name
+    if not (folder / MANIFEST_NAME).is_file():
+        have = sorted(p.name for p in shipped_corpora_root().iterdir() if p.is_dir())
+        raise UsageError(f"no shipped corpus {name!r} (shipped: {', '.join(have)})")
+    return folder.resolve()
 
 
 def _candidate_roots() -> list[Path]:
@@ -67,6 +78,7 @@ def default_corpus_dir(lang: str = "en") -> Path:
 __all__ = [
     "CORPORA_ENV",
     "DEFAULT_CORPUS",
+    "REAL_SPEECH_CORPUS",
     "MANIFEST_NAME",
     "SCHEMA_PATH",
     "Corpus",
@@ -76,6 +88,7 @@ __all__ = [
     "Utterance",
     "default_corpus_dir",
     "shipped_corpora_root",
+    "shipped_corpus",
     "load_corpus",
     "metric_for",
     "normalize",
