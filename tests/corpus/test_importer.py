@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -199,3 +204,85 @@ def test_cli_silence_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     err = capsys.readouterr().err
     assert err.startswith("asrx corpus: warning: ") and "no speech found" in err
     assert err.count("\n") == 1
+
+
+def test_a_recording_without_transcript_is_a_latency_only_corpus_its_check_accepts(
+    tmp_path: Path,
+    speech_16k: Speech,
+    write_audio: WriteAudio,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src = write_audio(speech_16k[0], "talk.wav")
+    out = tmp_path / "c"
+    assert main(["corpus", "import", str(src), "--out", str(out), "--lang", "en"]) == 0
+    assert "no reference text (no talk.txt or talk.lab): latency only" in capsys.readouterr().err
+    [utt] = load_corpus(out).utterances
+    assert utt.text is None and len(utt.segments) == 2 and utt.words == ()
+    assert main(["corpus", "check", str(out), "--vad"]) == 0
+    out_text = capsys.readouterr().out
+    assert "talk: no reference text: latency only, accuracy cannot be scored (note)" in out_text
+    assert out_text.endswith(f"{out}: ok (1 utterances, 1 latency-only)\n")
+
+
+def test_a_transcript_for_audio_without_speech_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "quiet.pcm"
+    src.write_bytes(b"\0\0" * 16000)
+    src.with_suffix(".lab").write_text("hello there")  # MFA's sidecar name works too
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="has reference text but the VAD finds no speech"):
+        _import([src], out)
+    assert not out.exists()
+
+
+def test_an_import_its_check_would_reject_is_not_written(
+    tmp_path: Path, speech_16k: Speech, write_audio: WriteAudio
+) -> None:
+    src = write_audio(speech_16k[0], "odd.wav")
+    src.with_suffix(".txt").write_text("a \x07bell")  # a control character in the text
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="would not pass its check: .*control character"):
+        _import([src], out)
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["odd.txt", "odd.wav"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_an_interrupted_import_leaves_nothing_behind(tmp_path: Path, signum: int) -> None:
+    """The second source is a FIFO nobody writes: the import waits inside its staging
+    folder until the signal comes."""
+    good = tmp_path / "good.pcm"
+    good.write_bytes(b"\0\0" * 16000)
+    fifo = tmp_path / "stuck.pcm"
+    os.mkfifo(fifo)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli.main",
+            "corpus",
+            "import",
+            str(good),
+            str(fifo),
+            "--out",
+            str(out),
+            "--lang",
+            "en",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob(".out.partial-*/good.pcm")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err.endswith("asrx corpus: interrupted\n") and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.pcm", "stuck.pcm"]

@@ -11,6 +11,7 @@ from harness.audio.vad import find_segments
 from harness.corpus import (
     CORPORA_ENV,
     MANIFEST_NAME,
+    REAL_SPEECH_CORPUS,
     SCHEMA_PATH,
     Corpus,
     ManifestError,
@@ -18,6 +19,7 @@ from harness.corpus import (
     Utterance,
     default_corpus_dir,
     load_corpus,
+    shipped_corpus,
     write_manifest,
 )
 from harness.corpus.manifest import OPTIONAL_FIELDS, REQUIRED_FIELDS
@@ -225,7 +227,45 @@ def test_shipped_segments_agree_with_the_vad(shipped: Corpus) -> None:
 
 
 def test_shipped_corpora_are_small() -> None:
-    total = sum(
-        f.stat().st_size for lang in ("en", "th") for f in default_corpus_dir(lang).iterdir()
-    )
+    folders = [default_corpus_dir("en"), default_corpus_dir("th"), shipped_corpus("en-real")]
+    total = sum(f.stat().st_size for folder in folders for f in folder.iterdir())
     assert total < 5 * 1024 * 1024
+
+
+def test_shipped_synthesized_words_lie_in_their_segments(shipped: Corpus) -> None:
+    for utt in shipped:
+        if not utt.segments:
+            assert utt.words == ()
+            continue
+        assert utt.text is not None
+        per_sentence = [s.split() if utt.lang == "en" else None for s in utt.sentences]
+        assert all(w.end_ms is not None and w.start_ms is not None for w in utt.words), utt.id
+        for on, off in utt.segments:  # every segment holds words, the first from its start
+            inside = [w for w in utt.words if w.start_ms is not None and on <= w.start_ms < off]
+            assert inside and inside[0].start_ms is not None, utt.id
+            assert all(w.end_ms is not None and w.end_ms <= off for w in inside), utt.id
+        if utt.lang == "en":
+            assert [w.text for w in utt.words] == [x for s in per_sentence if s for x in s]
+        else:  # Thai: the words are the text's, which is written without spaces
+            assert " " not in "".join(utt.sentences)
+            assert "".join(w.text for w in utt.words) == "".join(utt.sentences)
+
+
+def test_every_shipped_line_is_valid_against_the_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    for folder in (default_corpus_dir("en"), default_corpus_dir("th"), shipped_corpus("en-real")):
+        for line in (folder / MANIFEST_NAME).read_text(encoding="utf-8").splitlines():
+            validator.validate(json.loads(line))
+
+
+def test_the_real_speech_corpus_says_where_it_comes_from() -> None:
+    real = load_corpus(shipped_corpus(REAL_SPEECH_CORPUS))
+    assert len(real) == 5 and (real.root / "README.md").is_file()
+    for utt in real:
+        assert utt.text and len(utt.segments) >= 1
+        assert all(w.end_ms is not None for w in utt.words)
+        assert [w.text for w in utt.words] == utt.text.split()
+        for needed in ("LibriVox", "public domain", "pocketsphinx 5.1.1", utt.id[-4:]):
+            assert needed in utt.source, (utt.id, needed)
