@@ -28,8 +28,6 @@ COMMANDS: dict[str, str] = {
 }
 #: Subcommands whose arguments belong to another program: argparse would reject them.
 PASSTHROUGH = frozenset({"load"})
-#: ``harness.cli.stream`` still imports the code from here; its home is ``harness.exitcodes``.
-EXIT_INTERRUPTED = INTERRUPTED
 
 
 class _Parser(argparse.ArgumentParser):

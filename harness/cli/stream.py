@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.cli.main import EXIT_INTERRUPTED
 from harness.client.aio import clock, stream
 from harness.client.display import JsonLines, LiveTranscript, summary_dict, summary_text
 from harness.client.sources import SegmentWatcher, file_frames, import_sounddevice, mic_frames
 from harness.client.target import Target, redact
 from harness.corpus import Utterance, load_corpus, score
 from harness.errors import HarnessError, UsageError
+from harness.exitcodes import INTERRUPTED
 from harness.limits import DEFAULT_MAX_MESSAGE_BYTES, Limits
 from harness.protocol.audio import DEFAULT_FRAME_BYTES
 from harness.protocol.dialect import DEFAULT_DIALECT, load_profile
@@ -195,7 +195,7 @@ async def _run(args: argparse.Namespace, target: Target) -> int:
         result = await stream(target, frames, speed=speed, on_event=on_event, stop=stop)
     except asyncio.CancelledError:
         print("asrx stream: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return INTERRUPTED
     finally:
         loop.remove_signal_handler(signal.SIGINT)
     if live:
@@ -247,7 +247,7 @@ def _report(
         return result.error.exit_code
     if interrupted and not args.mic:
         print("asrx stream: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return INTERRUPTED
     if result.findings:
         n = len(result.findings)
         print(
