@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "load": "harness.cli.load",
     "corpus": "harness.cli.corpus",
     "serve": "harness.cli.serve",
+    "grade-client": "harness.cli.grade_client",
 }
 #: Subcommands whose arguments belong to another program: argparse would reject them.
 PASSTHROUGH = frozenset({"load"})

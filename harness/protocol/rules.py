@@ -41,6 +41,26 @@ RULES: dict[str, str] = {
     "4.close-1000": "the server closes with code 1000 after the confirmation",
     "4.close-in-time": "confirmation and close arrive within their bounded waits",
     "4.isolation": "each session gets only its own transcript",
+    # Client rules: what `asrx grade-client` checks of a client (docs/protocol.md#client-rules).
+    "C.apikey": "the client sends the key it was given in one apikey header",
+    "C.audio-format": "the audio arrives as binary frames holding exactly the 16 kHz s16le "
+    "mono PCM given",
+    "C.frame-size": "audio frames hold whole samples, 10 ms to 1 s each (NON-STRICT)",
+    "C.pacing": "audio is sent at real time within the tolerance (faster: NON-STRICT)",
+    "C.pacing-gaps": "no pause between audio frames beyond a frame's duration + 100 ms "
+    "(NON-STRICT)",
+    "C.end-of-stream": "exactly one end-of-stream message, in the expected form, after the "
+    "last audio frame, and no other text frame",
+    "C.waits-for-confirm": "the client keeps the connection open until the confirmation",
+    "C.close-1000": "the client ends a completed session with a close frame of code 1000",
+    "C.shows-text": "the client shows every final text the server sent, in order",
+    "C.exit-0": "the client exits 0 after a completed session",
+    "C.exit-nonzero": "the client exits non-zero when the server failed the session",
+    "C.ends-in-time": "the client ends by itself within the scenario's time bound, giving up "
+    "on a server that stops answering",
+    "C.no-tight-retry": "after a refused handshake the client does not retry in a tight loop",
+    "C.tolerant": "extra fields and undocumented states change nothing: the session "
+    "completes as a normal one",
 }
 
 
