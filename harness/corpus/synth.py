@@ -36,7 +36,7 @@ import soundfile as sf
 from harness.audio import espeak
 from harness.audio.convert import float_to_s16le, read_pcm16k
 from harness.audio.vad import FRAME_MS, find_segments
-from harness.corpus.check import VAD_TOLERANCE_MS
+from harness.corpus.check import VAD_TOLERANCE_MS, check_corpus
 from harness.corpus.manifest import Corpus, Segment, Utterance, load_corpus, write_manifest
 from harness.corpus.staging import staged_folder
 from harness.errors import UsageError
@@ -278,6 +278,9 @@ def synth_corpus(lang: str, out: Path, *, texts: Path | None = None, force: bool
             utterances.append(_write(staging, uid, lang, pcm, (), (), src, ()))
         write_manifest(staging, utterances)
         shutil.copyfile(texts, staging / TEXTS_COPY)
+        problems = check_corpus(staging)
+        if problems:  # never write a corpus its own check rejects
+            raise UsageError(f"the synthesized corpus would not pass its check: {problems[0]}")
     return load_corpus(out)
 
 
