@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -161,6 +161,12 @@ class WordLatency:
     upl_ms: float | None
     #: Arrival after which the word stays held, minus W(end).
     finalization_ms: float | None
+    #: The same two moments as arrival times on the timeline's clock (seconds), for
+    #: pictures; set whenever the word was held, timed or not.
+    first_at: float | None = None
+    final_at: float | None = None
+    #: How many times the word was held and then not held by a later message.
+    revisions: int = 0
 
 
 @dataclass
@@ -244,6 +250,7 @@ def word_latencies(timeline: Timeline, words: Sequence[ReferenceWord], lang: str
     # opened its current run of being held (NaN: none).
     first = np.full(len(spoken), np.nan)
     since = np.full(len(spoken), np.nan)
+    revisions = np.zeros(len(spoken), dtype=np.int64)
     aligner = _Aligner(ref)
     for at, hyp in _running_units(timeline.messages, lang):
         matched = np.array(aligner.matches(hyp), dtype=bool)
@@ -251,11 +258,17 @@ def word_latencies(timeline: Timeline, words: Sequence[ReferenceWord], lang: str
         missing = np.zeros(len(words), dtype=np.int64)
         np.add.at(missing, owners[~matched], 1)
         held = missing[spoken] == 0
+        revisions += ~held & ~np.isnan(since)
         first = np.where(held & np.isnan(first), at, first)
         since = np.where(held, np.where(np.isnan(since), at, since), np.nan)
     result = WordLatencies()
     for i, k in enumerate(spoken.tolist()):  # a word of punctuation alone is not spoken
-        result.words.append(_latency(timeline, k, words[k], _opt(first[i]), _opt(since[i])))
+        fate = _latency(timeline, k, words[k], _opt(first[i]), _opt(since[i]))
+        result.words.append(
+            replace(
+                fate, first_at=_opt(first[i]), final_at=_opt(since[i]), revisions=int(revisions[i])
+            )
+        )
     return result
 
 

@@ -109,14 +109,16 @@ def test_a_revised_word_keeps_its_first_appearance_and_finalizes_when_restored(
     result = word_latencies(tl, words, "en")
     revised = result.words[j]
     assert revised.upl_ms == 7 * TICK * 1000.0
+    assert revised.revisions == 1 and revised.first_at == tl.messages[j].at
     if restored:
-        assert revised.status == "final"
+        assert revised.status == "final" and revised.final_at == last
         assert revised.finalization_ms == (last - w_end(tl, (j + 1) * 320.0)) * 1000.0
     else:
         assert revised.status == "lost" and revised.finalization_ms is None
+        assert revised.final_at is None
     others = [w for w in result.words if w.index != j]
     assert all(w.status == "final" for w in others)
-    assert all(w.upl_ms == 7 * TICK * 1000.0 for w in others)
+    assert all(w.upl_ms == 7 * TICK * 1000.0 and w.revisions == 0 for w in others)
 
 
 def test_missed_untimed_unsent_and_punctuation() -> None:
