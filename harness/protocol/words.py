@@ -6,7 +6,7 @@ Text is compared after one normalization, shared with the accuracy scoring
 written without spaces between words (``th``, ``zh``, ``ja``, ``lo``, ``km``, ``my``) are
 compared by characters (CER), the others by words (WER).
 
-Word latencies (PROTOCOL.md §5), per reference word j with its end ``end_j`` in the audio:
+Word latencies (docs/protocol.md §5), per reference word j with its end ``end_j`` in the audio:
 
 - **UPL** (user-perceived latency): arrival of the first message whose hypothesis holds
   word j, minus ``W(end_j)``;
@@ -200,7 +200,7 @@ def running_hypotheses(messages: Sequence[MessageRecord]) -> list[tuple[float, s
     """``(arrival, full transcript so far)`` after each transcript message.
 
     The full transcript is the final text of every closed sentence followed by the current
-    sentence's text (PROTOCOL.md §3: earlier sentences are not repeated).
+    sentence's text (docs/protocol.md §3: earlier sentences are not repeated).
     """
     return [
         (at, " ".join(t for t in (*closed, current) if t))
@@ -237,7 +237,7 @@ def _running_units(
 
 
 def word_latencies(timeline: Timeline, words: Sequence[ReferenceWord], lang: str) -> WordLatencies:
-    """UPL and finalization latency of every reference word (PROTOCOL.md §5)."""
+    """UPL and finalization latency of every reference word (docs/protocol.md §5)."""
     owner_list: list[int] = []
     ref: list[str] = []
     for k, word in enumerate(words):

@@ -1,4 +1,4 @@
-"""Word latencies (PROTOCOL.md §5): UPL and finalization per reference word, on timelines
+"""Word latencies (docs/protocol.md §5): UPL and finalization per reference word, on timelines
 built by hand, where every arrival and every send time is known exactly.
 
 Times are multiples of 1/1024 s, so differences and the conversion to ms are exact in
