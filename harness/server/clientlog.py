@@ -58,7 +58,8 @@ class HandshakeSeen:
     path: str
     #: HTTP status of the answer: 101 for a session.
     status: int
-    #: How many key headers the request had, whether any was empty, whether the key was good.
+    #: How many key headers the request had, whether any was empty, and whether the key was
+    #: accepted (exactly one header holding a known key).
     key_headers: int
     key_empty: bool
     key_valid: bool
@@ -164,7 +165,7 @@ class SessionRecorder:
             self.seen.client_close_at = at
             self.seen.client_close_code = close.code
             self.seen.client_close_reason = printable(close.reason[:PREVIEW_CHARS])
-            self.seen.client_closed_first = protocol.close_sent is None
+            self.seen.client_closed_first = bool(protocol.close_rcvd_then_sent)
 
     def ended(self, protocol: Protocol, at: float) -> None:
         self.data_received(protocol, at)
