@@ -1,6 +1,6 @@
 """The checkout's entry point for ``locust -f locustfiles/capacity.py``: the packaged
 step ramp ``asrx load --capacity`` runs (``harness/locustfiles/capacity.py``)."""
 
-from harness.locustfiles.capacity import AsrxUser, StepRampShape
+from harness.locustfiles.capacity import ReplayUser, StepRampShape
 
-__all__ = ["AsrxUser", "StepRampShape"]
+__all__ = ["ReplayUser", "StepRampShape"]

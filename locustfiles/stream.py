@@ -2,6 +2,6 @@
 locustfile ``asrx load`` runs (``harness/locustfiles/stream.py``), so both are one user,
 one SLO gate and one report."""
 
-from harness.locustfiles.stream import AsrxUser
+from harness.locustfiles.stream import ReplayUser
 
-__all__ = ["AsrxUser"]
+__all__ = ["ReplayUser"]

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.errors import UsageError
-from harness.load import slo
+from harness.exitcodes import HARNESS_SATURATED, OK, SLO_BREACHED, TARGET_FAILED
+from harness.load import slo, verdict
 from harness.load.stats import RunStats
 from harness.load.window import snapshot, subtract
 
@@ -39,10 +40,10 @@ logger = logging.getLogger("asrx.capacity")
 
 #: What a capacity run's exit code means (``StepRamp.exit_code``).
 EXIT_MEANINGS: dict[int, str] = {
-    slo.EXIT_PASSED: "capacity limit found",
-    slo.EXIT_RUN_FAILED: "run failed: no session completed",
-    slo.EXIT_SLO_BREACHED: "not even the first step held",
-    slo.EXIT_HARNESS_SATURATED: "harness saturated: the limit found is the harness's",
+    OK: "capacity limit found",
+    TARGET_FAILED: "run failed: no session completed",
+    SLO_BREACHED: "not even the first step held",
+    HARNESS_SATURATED: "harness saturated: the limit found is the harness's",
 }
 
 #: The thresholds a step is judged on (accuracy is judged on the whole run).
@@ -121,7 +122,7 @@ class StepResult:
     start_s: float
     end_s: float
     window: RunStats
-    verdicts: list[slo.Verdict]
+    verdicts: list[verdict.Verdict]
 
     @property
     def held(self) -> bool:
@@ -133,7 +134,7 @@ class StepResult:
 
     @property
     def saturated(self) -> bool:
-        return any(v.name == slo.HEALTH_VERDICT and not v.passed for v in self.verdicts)
+        return any(v.name == verdict.HEALTH_VERDICT and not v.passed for v in self.verdicts)
 
     def to_dict(self) -> dict[str, Any]:
         w = self.window
@@ -149,7 +150,7 @@ class StepResult:
             "first_partial": _pcts(w, "first_partial"),
             "sentence": _pcts(w, "sentence"),
             "close": _pcts(w, "close"),
-            "lateness_p99_ms": slo.lateness_p99(w),
+            "lateness_p99_ms": verdict.lateness_p99(w),
             "held": self.held,
             "saturated": self.saturated,
             "breaches": self.breaches,
@@ -218,7 +219,7 @@ class StepRamp:
             start_s=self._step_start - self._t0,
             end_s=now - self._t0,
             window=window,
-            verdicts=slo.evaluate(window, self.objectives),
+            verdicts=verdict.evaluate(window, self.objectives),
         )
         self.results.append(result)
         logger.info(
@@ -262,15 +263,15 @@ class StepRamp:
             return "the ramp never started"
         return f"stopped during step {self._index + 1} ({self._levels[self._index]} users)"
 
-    def exit_code(self, run_verdicts: list[slo.Verdict]) -> int:
+    def exit_code(self, run_verdicts: list[verdict.Verdict]) -> int:
         """The capacity run's exit code (see the module docstring)."""
         if not self.results:
-            return slo.exit_code(run_verdicts)
+            return verdict.exit_code(run_verdicts)
         if not any(r.window.sessions_ok for r in self.results):
-            return slo.EXIT_RUN_FAILED
+            return TARGET_FAILED
         if self.results[-1].saturated:
-            return slo.EXIT_HARNESS_SATURATED
-        return slo.EXIT_PASSED if self.highest_held else slo.EXIT_SLO_BREACHED
+            return HARNESS_SATURATED
+        return OK if self.highest_held else SLO_BREACHED
 
     def to_dict(self) -> dict[str, Any]:
         best = self.highest_held

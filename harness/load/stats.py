@@ -5,37 +5,59 @@ too coarse for p99 gates; every metric here is also kept in an HdrHistogram (1 u
 10 min, 3 significant digits), which merges *exactly*: a master's histogram is the sum
 of its workers', count for count. ``RunStats.to_dict``/``from_dict`` carry them between
 processes (Locust's ``report_to_master`` / ``worker_report`` events).
+
+``METRICS`` is the registry of what a run measures: a new metric is one ``Metric`` entry
+(its histogram, its row in the report's tables and its distribution chart follow), fed by
+``RunStats.record`` with samples under its name.
 """
 
 from __future__ import annotations
 
 import base64
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from harness.protocol.metrics import PERCENTILES, SessionMetrics
+from harness.load.outcome import FailureKind
+from harness.protocol.metrics import PERCENTILES
 
-#: Metric name -> what it measures (PROTOCOL.md §5). Also the Locust request names.
-METRICS: dict[str, str] = {
-    "connect": "TCP + TLS + WebSocket handshake",
-    "first_partial": "first non-empty text of a sentence minus W(speech onset)",
-    "sentence": "final text of a sentence minus W(speech end)",
-    "close": "confirmation minus end-of-stream send time",
-    "send_lateness": "actual minus scheduled send time of each frame (harness health)",
+
+@dataclass(frozen=True)
+class Metric:
+    """One distribution a run records, in milliseconds."""
+
+    name: str
+    #: What it measures, one line (the report's tables).
+    description: str
+    #: True for a latency of the server under test (fed by whole sessions only); False for
+    #: the harness's own health.
+    server_latency: bool = True
+
+
+#: Every metric a run records, by name: the §5 latencies (also Locust's request names)
+#: and the harness's health.
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("connect", "TCP + TLS + WebSocket handshake"),
+        Metric("first_partial", "first non-empty text of a sentence minus W(speech onset)"),
+        Metric("sentence", "final text of a sentence minus W(speech end)"),
+        Metric("close", "confirmation minus end-of-stream send time"),
+        Metric(
+            "send_lateness",
+            "actual minus scheduled send time of each frame (harness health)",
+            server_latency=False,
+        ),
+    )
 }
-#: How a failed session is classified (Locust failures carry these names).
-FAILURE_KINDS: dict[str, str] = {
-    "rejected": "handshake refused (HTTP status) or closed as unauthenticated",
-    "connect_failed": "refused, unknown host, TLS failure",
-    "schema_violation": "a server message broke PROTOCOL.md §3/§4",
-    "segmentation_mismatch": "server sentences != corpus speech segments",
-    "timeout": "a named wait ran out (handshake, confirmation, close)",
-    "dropped": "the connection closed before the protocol's closing sequence",
-}
+#: The server latencies, in report order.
+LATENCY_METRICS = tuple(name for name, m in METRICS.items() if m.server_latency)
+#: Distinct failure messages kept per kind (the rest are counted, not kept).
+MAX_MESSAGES_PER_KIND = 5
 
 _LOWEST_US = 1
 _HIGHEST_US = 600_000_000  # 10 minutes
@@ -125,29 +147,34 @@ class RunStats:
         default_factory=lambda: {name: LatencyHistogram() for name in METRICS}
     )
     failures: Counter[str] = field(default_factory=Counter)
+    #: Sample failure messages per kind (at most ``MAX_MESSAGES_PER_KIND``), each counted.
+    failure_messages: dict[str, Counter[str]] = field(default_factory=dict)
+    #: Sessions that opened.
     sessions: int = 0
     sessions_ok: int = 0
+    #: Sessions in which each rule was broken (a failing finding), by rule id.
+    findings: Counter[str] = field(default_factory=Counter)
+    #: Sessions with a finding only strict grading fails (NON-STRICT), by rule id.
+    non_strict: Counter[str] = field(default_factory=Counter)
     accuracy: dict[str, UtteranceAccuracy] = field(default_factory=dict)
 
-    def record_session(self, metrics: SessionMetrics) -> None:
-        """Add every latency of one finished session."""
-        self.sessions += 1
-        for name, value in (("connect", metrics.connect_ms), ("close", metrics.close_ms)):
-            if value is not None:
-                self.histograms[name].record(value)
-        for v in metrics.first_partial_ms:
-            if v is not None:
-                self.histograms["first_partial"].record(v)
-        for v in metrics.sentence_ms:
-            if v is not None:
-                self.histograms["sentence"].record(v)
-        for v in metrics.lateness_ms:
-            self.histograms["send_lateness"].record(v)
+    def record(self, samples: Mapping[str, Iterable[float]]) -> None:
+        """Add samples (ms) by metric name (``latency_samples``' shape)."""
+        for name, values in samples.items():
+            hist = self.histograms.setdefault(name, LatencyHistogram())
+            for v in values:
+                hist.record(v)
 
-    def record_failure(self, kind: str) -> None:
-        if kind not in FAILURE_KINDS:
-            raise ValueError(f"unknown failure kind {kind!r}")
+    def record_failure(self, kind: str, message: str = "") -> None:
+        kind = FailureKind(kind).value  # an unknown kind is a bug: ValueError
         self.failures[kind] += 1
+        if message:
+            _keep_message(self.failure_messages.setdefault(kind, Counter()), message, 1)
+
+    def record_findings(self, rules: Iterable[str], non_strict: Iterable[str] = ()) -> None:
+        """One session's broken rules (each counted once per session)."""
+        self.findings.update(set(rules))
+        self.non_strict.update(set(non_strict))
 
     def record_accuracy(
         self,
@@ -173,10 +200,18 @@ class RunStats:
         return sum(a.errors for a in accs) / units if units else None
 
     @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    @property
+    def attempts(self) -> int:
+        """Sessions judged: completed plus failed (refused ones included)."""
+        return self.sessions_ok + self.failed
+
+    @property
     def error_ratio(self) -> float:
-        """Failed sessions over all sessions (0 when none ran)."""
-        total = self.sessions_ok + sum(self.failures.values())
-        return sum(self.failures.values()) / total if total else 0.0
+        """Failed sessions over all judged sessions (0 when none ran)."""
+        return self.failed / self.attempts if self.attempts else 0.0
 
     def summary(self) -> dict[str, dict[str, float | int | None]]:
         return {name: h.summary() for name, h in self.histograms.items()}
@@ -187,8 +222,11 @@ class RunStats:
             "histograms": {n: h.encode() for n, h in self.histograms.items()},
             "negative": {n: h.negative for n, h in self.histograms.items()},
             "failures": dict(self.failures),
+            "failure_messages": {k: dict(v) for k, v in self.failure_messages.items()},
             "sessions": self.sessions,
             "sessions_ok": self.sessions_ok,
+            "findings": dict(self.findings),
+            "non_strict": dict(self.non_strict),
             "accuracy": [vars(a) for a in self.accuracy.values()],
         }
 
@@ -200,8 +238,12 @@ class RunStats:
                 enc, data.get("negative", {}).get(name, 0)
             )
         stats.failures.update(data.get("failures", {}))
+        for kind, messages in data.get("failure_messages", {}).items():
+            stats.failure_messages[kind] = Counter(messages)
         stats.sessions = int(data.get("sessions", 0))
         stats.sessions_ok = int(data.get("sessions_ok", 0))
+        stats.findings.update(data.get("findings", {}))
+        stats.non_strict.update(data.get("non_strict", {}))
         for a in data.get("accuracy", []):
             stats.accuracy[a["utterance_id"]] = UtteranceAccuracy(**a)
         return stats
@@ -211,14 +253,26 @@ class RunStats:
         for name, hist in other.histograms.items():
             self.histograms.setdefault(name, LatencyHistogram()).merge(hist)
         self.failures.update(other.failures)
+        for kind, messages in other.failure_messages.items():
+            mine = self.failure_messages.setdefault(kind, Counter())
+            for message, n in messages.items():
+                _keep_message(mine, message, n)
         self.sessions += other.sessions
         self.sessions_ok += other.sessions_ok
+        self.findings.update(other.findings)
+        self.non_strict.update(other.non_strict)
         for uid, acc in other.accuracy.items():
-            mine = self.accuracy.get(uid)
-            if mine is None:
+            mine_acc = self.accuracy.get(uid)
+            if mine_acc is None:
                 self.accuracy[uid] = UtteranceAccuracy(**vars(acc))
             else:
-                mine.errors += acc.errors
-                mine.units += acc.units
-                mine.sessions += acc.sessions
-                mine.last_hypothesis = acc.last_hypothesis or mine.last_hypothesis
+                mine_acc.errors += acc.errors
+                mine_acc.units += acc.units
+                mine_acc.sessions += acc.sessions
+                mine_acc.last_hypothesis = acc.last_hypothesis or mine_acc.last_hypothesis
+
+
+def _keep_message(messages: Counter[str], message: str, n: int) -> None:
+    """Count ``message`` if it is kept or there is room for one more distinct message."""
+    if message in messages or len(messages) < MAX_MESSAGES_PER_KIND:
+        messages[message] += n

@@ -49,9 +49,14 @@ def line_chart(
     x_ticks: Sequence[tuple[float, str]] | None = None,
     y_min: float | None = 0.0,
     step: bool = False,
+    markers: bool = False,
     x_format: Callable[[float], str] = _fmt,
 ) -> str:
-    """An ``<svg>`` element: one polyline per series, axes, ticks, a legend."""
+    """An ``<svg>`` element: one polyline per series, axes, ticks, a legend.
+
+    ``markers`` draws every point as a dot (for a few points, where a line alone would hide
+    how few there are); a series of one point is always a dot.
+    """
     pts = [p for _, points in series for p in points if all(map(math.isfinite, p))]
     left, right, top, bottom = 64, 16, 40, 44
     out = [
@@ -118,9 +123,11 @@ def line_chart(
             f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" '
             f'points="{" ".join(coords)}"><title>{escape(label)}</title></polyline>'
         )
-        if len(good) == 1:
-            cx, cy = coords[0].split(",")
-            out.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>')
+        if markers or len(good) == 1:
+            out.extend(
+                f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"/>'
+                for x, y in good
+            )
         # Legend in the top margin, one entry after another (about 7 px per character).
         out.append(
             f'<rect x="{legend_x}" y="{top - 15}" width="10" height="10" fill="{colour}"/>'

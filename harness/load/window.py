@@ -39,22 +39,28 @@ def snapshot(stats: RunStats) -> RunStats:
     copy = RunStats()
     copy.histograms = {n: copy_histogram(h) for n, h in stats.histograms.items()}
     copy.failures.update(stats.failures)
+    copy.findings.update(stats.findings)
+    copy.non_strict.update(stats.non_strict)
     copy.sessions = stats.sessions
     copy.sessions_ok = stats.sessions_ok
     return copy
 
 
 def subtract(now: RunStats, before: RunStats) -> RunStats:
-    """What ``now`` gained since ``before`` (accuracy is not windowed: kept from ``now``)."""
+    """What ``now`` gained since ``before`` (accuracy and failure messages are not
+    windowed: kept from ``now``)."""
     out = RunStats()
     for name, hist in now.histograms.items():
         base = before.histograms.get(name)
         out.histograms[name] = (
             subtract_histogram(hist, base) if base is not None else copy_histogram(hist)
         )
-    out.failures.update(now.failures)
-    out.failures.subtract(before.failures)
-    out.failures = +out.failures  # drop zero and negative counts
+    for name in ("failures", "findings", "non_strict"):
+        counts = getattr(out, name)
+        counts.update(getattr(now, name))
+        counts.subtract(getattr(before, name))
+        setattr(out, name, +counts)  # drop zero and negative counts
+    out.failure_messages = now.failure_messages
     out.sessions = now.sessions - before.sessions
     out.sessions_ok = now.sessions_ok - before.sessions_ok
     out.accuracy = now.accuracy

@@ -16,9 +16,13 @@ from typing import Any
 
 from locust import LoadTestShape, events
 
+import harness.load.gate  # noqa: F401  (SLO gate, reports, web UI tab, exit code)
 from harness.errors import UsageError
-from harness.load import capacity, gate
-from harness.load.user import AsrxUser
+from harness.load import capacity
+from harness.load.abort import fail_usage
+from harness.load.options import slo_from_options
+from harness.load.runstate import run_stats
+from harness.load.user import ReplayUser
 
 
 @events.init_command_line_parser.add_listener
@@ -77,7 +81,7 @@ def check_plan(environment: Any, **_: Any) -> None:
         try:
             plan_from_options(environment.parsed_options)
         except UsageError as exc:
-            gate.fail_usage(exc, environment)
+            fail_usage(environment, str(exc))
 
 
 class StepRampShape(LoadTestShape):
@@ -90,16 +94,12 @@ class StepRampShape(LoadTestShape):
             assert self.runner is not None  # set by Locust before the first tick
             env = self.runner.environment
             state = getattr(env, "asrx_gate", None)
-            objectives = (
-                state.slo if state is not None else gate.slo_from_options(env.parsed_options)
-            )
+            objectives = state.slo if state is not None else slo_from_options(env.parsed_options)
             self.ramp = capacity.StepRamp(
-                plan_from_options(env.parsed_options),
-                objectives,
-                stats=lambda: gate.run_stats(env),
+                plan_from_options(env.parsed_options), objectives, stats=lambda: run_stats(env)
             )
             env.asrx_capacity = self.ramp  # type: ignore[attr-defined]  # read by the gate
         return self.ramp.tick()
 
 
-__all__ = ["AsrxUser", "StepRampShape"]
+__all__ = ["ReplayUser", "StepRampShape"]

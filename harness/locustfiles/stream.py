@@ -4,11 +4,11 @@
     asrx load --headless -u 4 -r 2 -t 30s                              # embedded server
     ASRX_APIKEY=... asrx load --headless -u 20 -t 2m --host wss://asr.example/asrx
 
-The user class and its ``--asrx-*`` options live in ``harness.load.user``; the SLO gate
-and the HTML report (``harness.load.gate``) register their end-of-run listeners on import.
+The users and their ``--asrx-*`` options live in ``harness.load.user``; the SLO gate, the
+reports and the web UI's asrx tab (``harness.load.gate``) install on import.
 """
 
-import harness.load.gate  # noqa: F401  (SLO options, reports, exit code)
-from harness.load.user import AsrxUser
+import harness.load.gate  # noqa: F401  (SLO gate, reports, web UI tab, exit code)
+from harness.load.user import ReplayUser
 
-__all__ = ["AsrxUser"]
+__all__ = ["ReplayUser"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.exitcodes import TARGET_FAILED
 from harness.server.embedded import EmbeddedServer
 from tests.load.runs import clean_env, free_port, run_locust
 
@@ -66,10 +67,13 @@ def test_invalid_corpus_is_one_line_exit_2(tmp_path: Path) -> None:
     no_traceback(out)
 
 
-def test_server_closing_mid_stream_is_classified_dropped(tmp_path: Path) -> None:
+def test_a_server_killed_mid_run_never_reports_pass(tmp_path: Path) -> None:
+    """The server dies while every user is mid-utterance: the sessions it was serving are
+    ``dropped``, the later ones ``connect_failed``; the summary, the report and the exit
+    code all say the run failed."""
     stats_out = tmp_path / "stats.json"
+    reports = tmp_path / "reports"
     with EmbeddedServer(apikeys=("k",)) as server:
-        # Kill the server while every user is mid-utterance (sessions last seconds).
         assert server.process is not None
         killer = threading.Timer(4.0, server.process.kill)
         killer.start()
@@ -86,6 +90,8 @@ def test_server_closing_mid_stream_is_classified_dropped(tmp_path: Path) -> None
                 server.url,
                 "--asrx-stats-out",
                 str(stats_out),
+                "--asrx-report-dir",
+                str(reports),
                 env=clean_env(ASRX_APIKEY="k"),
                 cwd=tmp_path,
             )
@@ -94,7 +100,14 @@ def test_server_closing_mid_stream_is_classified_dropped(tmp_path: Path) -> None
     out = proc.stderr + proc.stdout
     stats = json.loads(stats_out.read_text())
     assert stats["failures"].get("dropped", 0) >= 1, (stats["failures"], out[-2000:])
-    assert "dropped: server" in out
+    assert "dropped: server dropped the connection" in out
     # Once the server is gone, users back off instead of hammering the closed port.
     assert stats["failures"].get("connect_failed", 0) < 200, stats["failures"]
+    summary = json.loads((reports / "asrx-summary.json").read_text())
+    assert proc.returncode == TARGET_FAILED, out[-2000:]
+    assert summary["passed"] is False and summary["exit_code"] == TARGET_FAILED
+    assert "failed" in summary["headline"] and "every check held" not in summary["headline"]
+    html = (reports / "asrx-report.html").read_text()
+    assert '<span class="badge fail">FAIL</span>' in html and ">PASS<" not in html
+    assert "asrx gate: FAIL (exit 1)" in out
     no_traceback(out)

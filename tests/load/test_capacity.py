@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
-from harness.load import capacity, slo
+from harness.exitcodes import HARNESS_SATURATED, OK, SLO_BREACHED, TARGET_FAILED
+from harness.load import capacity, slo, verdict
 from harness.load.capacity import StepPlan, StepRamp
 from harness.load.stats import RunStats
 from harness.server.embedded import EmbeddedServer
@@ -91,7 +92,7 @@ def test_stops_at_the_first_breaking_step_and_reports_the_one_before() -> None:
     assert [r.held for r in ramp.results] == [True, True, False]
     assert ramp.highest_held is not None and ramp.highest_held.users == 3
     assert ramp.tick() is None
-    assert ramp.exit_code([]) == slo.EXIT_PASSED
+    assert ramp.exit_code([]) == OK
     data = ramp.to_dict()
     assert data["highest_held_users"] == 3 and data["highest_held_step"] == 2
     assert data["steps"][2]["first_partial"]["count"] == 9
@@ -103,13 +104,13 @@ def test_error_ratio_and_an_empty_window_break_a_step() -> None:
     ramp = StepRamp(StepPlan(1, 1, 5, 5), slo.SLO(max_error_ratio=0.1), lambda: stats, clock)
     run_ramp(ramp, clock, stats, [lambda s: add_sessions(s, 4, 100, failed=2)])
     assert ramp.results[0].breaches[0].startswith("max_error_ratio")
-    assert ramp.exit_code([]) == slo.EXIT_SLO_BREACHED
+    assert ramp.exit_code([]) == SLO_BREACHED
 
     clock, stats = FakeClock(), RunStats()
     ramp = StepRamp(StepPlan(1, 1, 5, 5), slo.SLO(), lambda: stats, clock)
     run_ramp(ramp, clock, stats, [lambda s: None])
-    assert ramp.results[0].breaches[0].startswith(slo.RUN_VERDICT)
-    assert ramp.exit_code([]) == slo.EXIT_RUN_FAILED
+    assert ramp.results[0].breaches[0].startswith(verdict.RUN_VERDICT)
+    assert ramp.exit_code([]) == TARGET_FAILED
 
 
 def test_a_saturated_harness_ends_the_ramp_with_exit_4() -> None:
@@ -125,7 +126,7 @@ def test_a_saturated_harness_ends_the_ramp_with_exit_4() -> None:
         ],
     )
     assert ramp.results[-1].saturated and ramp.highest_held.users == 1  # type: ignore[union-attr]
-    assert ramp.exit_code([]) == slo.EXIT_HARNESS_SATURATED
+    assert ramp.exit_code([]) == HARNESS_SATURATED
 
 
 def test_reaching_max_users_without_a_breach() -> None:
@@ -141,7 +142,7 @@ def test_interrupted_before_a_step_ended() -> None:
     ramp = StepRamp(StepPlan(1, 1, 5, 2), slo.SLO(), lambda: stats, clock)
     ramp.tick()
     assert ramp.to_dict()["stopped_reason"] == "stopped during step 1 (1 users)"
-    assert ramp.exit_code([slo.Verdict(slo.RUN_VERDICT, 1, 0, False, "")]) == 1
+    assert ramp.exit_code([verdict.Verdict(verdict.RUN_VERDICT, 1, 0, False, "")]) == 1
 
 
 # -- a real run ---------------------------------------------------------------------------

@@ -12,23 +12,27 @@ from pathlib import Path
 
 import pytest
 
-from harness.load.report import build_summary, render_html, write_reports
-from harness.load.slo import SLO, evaluate
+from harness.load.report import build_summary, render_html, target_info, write_reports
+from harness.load.slo import SLO
 from harness.load.stats import LatencyHistogram, RunStats
+from harness.load.verdict import evaluate
 from harness.load.window import snapshot, subtract
+from harness.redaction import Redactor
+from tests.load.fakes import make_stats
 from tests.load.runs import clean_env, locust_cmd
-from tests.load.test_slo import make_stats
 
 SECRET = "sk-report-secret-77"
 SECTIONS = {
+    "verdict",
     "verdicts",
+    "failures",
+    "findings",
     "percentiles",
     "distribution",
     "over-time",
     "capacity",
     "accuracy",
     "health",
-    "failures",
     "settings",
 }
 
@@ -89,7 +93,8 @@ def summary_for(stats: RunStats, slo: SLO) -> dict:
             "num_users": 4,
             "tags": ["a", SECRET],
         },
-        apikey=SECRET,
+        redactor=Redactor([SECRET]),
+        target=target_info(f"wss://asr.example/asrx?apikey={SECRET}", None),
         started_at=start,
         ended_at=start + dt.timedelta(seconds=30),
         timeseries=[
@@ -133,7 +138,7 @@ def test_report_shows_reference_beside_hypothesis_and_step_table() -> None:
 def test_summary_is_machine_readable(tmp_path: Path) -> None:
     slo = SLO(p95_first_partial_ms=0.001)
     summary = summary_for(make_stats(), slo)
-    json_path, html_path = write_reports(summary, tmp_path, "20260101T000000Z", SECRET)
+    json_path, html_path = write_reports(summary, tmp_path, "20260101T000000Z")
     data = json.loads(json_path.read_text())
     assert data["exit_code"] == 3 and data["passed"] is False
     assert {v["name"] for v in data["verdicts"]} >= {"p95_first_partial_ms"}
@@ -148,7 +153,7 @@ def test_summary_is_machine_readable(tmp_path: Path) -> None:
 
 def test_key_never_in_summary_or_report(tmp_path: Path) -> None:
     summary = summary_for(make_stats(), SLO())
-    json_path, html_path = write_reports(summary, tmp_path, "x", SECRET)
+    json_path, html_path = write_reports(summary, tmp_path, "x")
     for path in (json_path, html_path):
         assert SECRET not in path.read_text(), path
     assert summary["settings"]["asrx_apikey"] == "***"
@@ -235,9 +240,59 @@ def test_a_short_key_does_not_corrupt_the_summary(tmp_path: Path) -> None:
         slo=SLO(),
         verdicts=evaluate(stats, SLO()),
         settings={"host": "ws://k.example/asrx"},
-        apikey="k",
+        redactor=Redactor(["k"]),
     )
     assert summary["sessions_ok"] == 4 and summary["settings"]["host"] == "ws://k.example/asrx"
-    json_path, html_path = write_reports(summary, tmp_path, "x", "k")
+    json_path, html_path = write_reports(summary, tmp_path, "x")
     assert json.loads(json_path.read_text())["sessions_ok"] == 4
     assert "<table" in html_path.read_text()
+
+
+def test_banner_names_the_target_and_the_embedded_engine() -> None:
+    stats = make_stats()
+    summary = build_summary(
+        stats=stats,
+        slo=SLO(),
+        verdicts=evaluate(stats, SLO()),
+        settings={},
+        target=target_info("ws://127.0.0.1:1/asrx", "synthetic"),
+    )
+    html = render_html(summary)
+    banner = html.partition('id="verdict"')[2].partition("</div>")[0]
+    assert "PASS" in banner and "passed: every check held" in banner
+    target = "<code>ws://127.0.0.1:1/asrx</code> (embedded reference server, synthetic engine)"
+    assert target in banner
+    assert summary["accuracy"]["applicable"] is False
+    assert "WER/CER not applicable: the synthetic engine emits placeholder words" in html
+    assert '<td class="n muted">n/a</td>' in html
+
+
+def test_failures_show_sampled_messages_escaped() -> None:
+    """A failure message quoting server text reaches the page escaped, never raw."""
+    stats = make_stats(ok=2)
+    stats.record_failure("rejected", "handshake rejected with HTTP 401 Unauthorized")
+    stats.record_failure("rejected", "handshake rejected with HTTP 401 Unauthorized")
+    stats.record_failure("protocol_violation", "§3.json: not json \x1b]0;pwned\x07<script>")
+    stats.record_findings(["3.json"], ["3.state"])
+    summary = build_summary(stats=stats, slo=SLO(), verdicts=evaluate(stats, SLO()), settings={})
+    assert summary["passed"] is False and summary["exit_code"] == 1
+    assert summary["headline"].startswith("run failed: max_error_ratio: 3 of 5 session(s) failed")
+    html = render_html(summary)
+    failures = html.partition('id="failures"')[2].partition("</section>")[0]
+    assert "handshake rejected with HTTP 401 Unauthorized</code>" in failures
+    assert "× 2" in failures
+    assert "\\x1b]0;pwned\\x07&lt;script&gt;" in failures
+    assert "\x1b" not in html and "<script>" not in html
+    findings = html.partition('id="findings"')[2].partition("</section>")[0]
+    assert "§3.json" in findings and "NON-STRICT" in findings
+
+
+def test_few_samples_draw_a_short_curve_with_dots() -> None:
+    stats = RunStats()
+    stats.record({"first_partial": [100.0, 200.0, 300.0]})
+    summary = build_summary(stats=stats, slo=SLO(), verdicts=evaluate(stats, SLO()), settings={})
+    points = summary["distribution"]["first_partial"]
+    assert [p for p, _ in points] == [0, 10, 25, 50, pytest.approx(100 * 2 / 3)]
+    assert points[-1][1] == pytest.approx(300, rel=1e-3)
+    chart = render_html(summary).partition("first_partial by percentile (3 samples)")[2]
+    assert chart.partition("</svg>")[0].count("<circle") == len(points)

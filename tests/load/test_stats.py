@@ -2,8 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.load.stats import LatencyHistogram, RunStats
-from harness.protocol.metrics import SessionMetrics
+from harness.load.stats import MAX_MESSAGES_PER_KIND, LatencyHistogram, RunStats
 
 values = st.lists(st.floats(0, 60_000, allow_nan=False), max_size=200)
 
@@ -34,23 +33,40 @@ def test_merge_is_exact_and_survives_encoding(a: list[float], b: list[float]) ->
 
 
 def test_run_stats_round_trip_and_merge() -> None:
-    m = SessionMetrics(5.0, [100.0, 120.0], [300.0, None], 50.0, [0.5, 1.0], ["a", "b"], False, 2)
+    samples = {"connect": [5.0], "first_partial": [100.0, 120.0], "sentence": [300.0]}
     s1, s2 = RunStats(), RunStats()
-    s1.record_session(m)
+    s1.record(samples)
     s1.sessions_ok += 1
-    s2.record_session(m)
-    s2.record_failure("timeout")
+    s1.record_findings(["3.json"], ["3.state"])
+    s2.record(samples)
+    s2.record_failure("timeout", "no confirmation within 10 s")
+    s2.record_findings(["3.json", "3.json", "4.confirm"])
     s2.record_accuracy("u1", "en", "wer", "a b", "a", 1, 2)
     total = RunStats.from_dict(s1.to_dict())
     total.merge(RunStats.from_dict(s2.to_dict()))
-    assert total.sessions == 2
     assert total.histograms["first_partial"].count == 4
     assert total.histograms["sentence"].count == 2
     assert total.failures["timeout"] == 1
+    assert total.failure_messages["timeout"] == {"no confirmation within 10 s": 1}
+    assert total.findings == {"3.json": 2, "4.confirm": 1} and total.non_strict == {"3.state": 1}
     assert total.error_ratio == pytest.approx(0.5)
     assert total.pooled_error_rate() == pytest.approx(0.5)
     with pytest.raises(ValueError):
         total.record_failure("nonsense")
+
+
+def test_failure_messages_are_bounded_per_kind() -> None:
+    stats = RunStats()
+    for i in range(MAX_MESSAGES_PER_KIND + 3):
+        stats.record_failure("dropped", f"message {i}")
+    stats.record_failure("dropped", "message 0")
+    assert stats.failures["dropped"] == MAX_MESSAGES_PER_KIND + 4
+    kept = stats.failure_messages["dropped"]
+    assert len(kept) == MAX_MESSAGES_PER_KIND and kept["message 0"] == 2
+    other = RunStats()
+    other.record_failure("dropped", "yet another")
+    other.merge(stats)
+    assert len(other.failure_messages["dropped"]) == MAX_MESSAGES_PER_KIND
 
 
 @given(
