@@ -236,8 +236,16 @@ def _running_units(
         yield at, closed_units + units(current, lang)
 
 
-def word_latencies(timeline: Timeline, words: Sequence[ReferenceWord], lang: str) -> WordLatencies:
-    """UPL and finalization latency of every reference word (docs/protocol.md §5)."""
+def spoken_words(words: Sequence[ReferenceWord], lang: str) -> list[int]:
+    """Indices of the words that have units (a word of punctuation alone is not spoken)."""
+    return [k for k, word in enumerate(words) if units(word.text, lang)]
+
+
+def held_words(
+    messages: Sequence[MessageRecord], words: Sequence[ReferenceWord], lang: str
+) -> Iterator[tuple[float, np.ndarray]]:
+    """``(arrival, held)`` after each transcript message: ``held[i]`` tells whether the
+    running hypothesis holds the i-th of ``spoken_words(words, lang)``."""
     owner_list: list[int] = []
     ref: list[str] = []
     for k, word in enumerate(words):
@@ -246,23 +254,29 @@ def word_latencies(timeline: Timeline, words: Sequence[ReferenceWord], lang: str
             owner_list.append(k)
     owners = np.array(owner_list, dtype=np.int64)
     spoken = np.unique(owners)
+    aligner = _Aligner(ref)
+    for at, hyp in _running_units(messages, lang):
+        matched = np.array(aligner.matches(hyp), dtype=bool)
+        # A word is held when every unit of it is matched: no unmatched unit among its own.
+        missing = np.zeros(len(words), dtype=np.int64)
+        np.add.at(missing, owners[~matched], 1)
+        yield at, missing[spoken] == 0
+
+
+def word_latencies(timeline: Timeline, words: Sequence[ReferenceWord], lang: str) -> WordLatencies:
+    """UPL and finalization latency of every reference word (docs/protocol.md §5)."""
+    spoken = spoken_words(words, lang)
     # Per spoken word: arrival of the first message holding it, and of the message that
     # opened its current run of being held (NaN: none).
     first = np.full(len(spoken), np.nan)
     since = np.full(len(spoken), np.nan)
     revisions = np.zeros(len(spoken), dtype=np.int64)
-    aligner = _Aligner(ref)
-    for at, hyp in _running_units(timeline.messages, lang):
-        matched = np.array(aligner.matches(hyp), dtype=bool)
-        # A word is held when every unit of it is matched: no unmatched unit among its own.
-        missing = np.zeros(len(words), dtype=np.int64)
-        np.add.at(missing, owners[~matched], 1)
-        held = missing[spoken] == 0
+    for at, held in held_words(timeline.messages, words, lang):
         revisions += ~held & ~np.isnan(since)
         first = np.where(held & np.isnan(first), at, first)
         since = np.where(held, np.where(np.isnan(since), at, since), np.nan)
     result = WordLatencies()
-    for i, k in enumerate(spoken.tolist()):  # a word of punctuation alone is not spoken
+    for i, k in enumerate(spoken):
         fate = _latency(timeline, k, words[k], _opt(first[i]), _opt(since[i]))
         result.words.append(
             replace(
