@@ -233,6 +233,11 @@ def _report(
             "units": sc.ref_units,
             "reference": reference,
         }
+    for f in result.closing_findings:  # the rules the session's end broke
+        if jsonl:
+            jsonl.emit("finding", tl.closed_at, rule=f.rule, expected=f.expected, seen=f.seen)
+        else:
+            print(f"finding: {f}", file=sys.stderr)
     if jsonl:
         if tl.closed_at is not None:
             jsonl.emit("closed", tl.closed_at, code=tl.close_code, reason=tl.close_reason)

@@ -120,8 +120,14 @@ class Wire:
     # -- the client's side ----------------------------------------------------------------
     @property
     def can_send(self) -> bool:
-        """The WebSocket is open (no close frame sent or received) and no send timed out."""
-        return self.protocol.state is WsState.OPEN and self.timed_out is None
+        """The WebSocket is open (no close frame sent or received), the session has not
+        ended (a dropped connection ends it while websockets may still read OPEN) and no
+        send timed out."""
+        return (
+            self.protocol.state is WsState.OPEN
+            and self.timed_out is None
+            and self.session.state is not State.CLOSED
+        )
 
     @property
     def can_send_audio(self) -> bool:
