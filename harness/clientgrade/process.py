@@ -68,10 +68,10 @@ class _Keep(threading.Thread):
                     if len(self.data) > self.limit:
                         del self.data[: len(self.data) - self.limit]
                         self.truncated = True
-                elif len(self.data) < self.limit:
-                    self.data += chunk[: self.limit - len(self.data)]
                 else:
-                    self.truncated = True
+                    room = self.limit - len(self.data)
+                    self.data += chunk[:room]
+                    self.truncated = self.truncated or len(chunk) > room
 
     def text(self) -> str:
         return self.data.decode("utf-8", errors="replace")
