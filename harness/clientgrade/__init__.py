@@ -11,7 +11,7 @@ Layout::
     facts.py        measurements from a run: pacing, gaps, how the client left, its output
     checks.py       one function per client rule (``C.*``): facts in, a ``Verdict`` out
     verdict.py      ``Verdict`` (OK / NON-STRICT / FAILED / not graded) and options
-    grading.py      every scenario graded, each defect counted once
+    grading.py      the rules of each scenario in session order, each defect counted once
     plugin.py       the pytest plugin (``-p harness.clientgrade.plugin``): options, the run
     test_client.py  the checks, one per scenario and rule, for JUnit XML and the HTML report
 """

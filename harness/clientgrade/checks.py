@@ -1,27 +1,13 @@
 """The client rules (``C.*`` in ``harness.protocol.rules``), one function each: the facts
 of one scenario run in, a ``Verdict`` out. docs/protocol.md explains each rule and its
-grading; the thresholds are named here.
-
-``chain`` grades a scenario's rules in session order. Closing with 1000, showing the text
-and exiting 0 are graded only when the session completed from the client's side (it waited
-for the confirmation): otherwise they would only repeat why it did not.
+grading; the thresholds are named here. ``grading.py`` puts them together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 from harness.clientgrade.facts import Facts, find_in_order
-from harness.clientgrade.verdict import (
-    GradeOptions,
-    Verdict,
-    failed,
-    lenient,
-    not_graded,
-    ok,
-)
+from harness.clientgrade.verdict import GradeOptions, Verdict, failed, lenient, not_graded, ok
 from harness.protocol.audio import BYTES_PER_MS, BYTES_PER_SECOND
-from harness.protocol.events import Finding
 
 #: A pause between frames this much longer than a frame's duration is a gap.
 GAP_TOLERANCE_MS = 100.0
@@ -34,13 +20,9 @@ TIGHT_RETRIES_PER_S = 3
 MAX_RETRIES = 10
 #: Close codes that end a completed session lawfully but say less than 1000.
 LENIENT_CLOSE_CODES = (1001, 1005)
-#: Graded only once the client waited for the confirmation.
-AFTER_COMPLETION = ("C.close-1000", "C.shows-text", "C.exit-0")
-#: What the client must still do among unexpected fields (graded as in a normal session).
-COMPLETION = ("C.end-of-stream", "C.waits-for-confirm", "C.shows-text", "C.exit-0")
 
 
-def _stderr(f: Facts) -> str:
+def stderr_context(f: Facts) -> str:
     tail = f.stderr_tail()
     return f"its stderr ends: {tail}" if tail else ""
 
@@ -253,7 +235,7 @@ def exit_0(f: Facts, o: GradeOptions) -> Verdict:
         return not_graded(rule, "killed (see C.ends-in-time)")
     if f.exit_code == 0:
         return ok(rule)
-    return failed(rule, "exit code 0", f"exit code {f.exit_code}", _stderr(f))
+    return failed(rule, "exit code 0", f"exit code {f.exit_code}", stderr_context(f))
 
 
 def exit_nonzero(f: Facts, o: GradeOptions) -> Verdict:
@@ -285,7 +267,7 @@ def ends_in_time(f: Facts, o: GradeOptions) -> Verdict:
         f"the client ends by itself within {p.bound_s:.1f} s (audio + delay + grace)",
         f"still running after {p.bound_s:.1f} s: killed",
         doing,
-        _stderr(f),
+        stderr_context(f),
     )
 
 
@@ -302,56 +284,3 @@ def no_tight_retry(f: Facts, o: GradeOptions) -> Verdict:
     if in_a_second >= TIGHT_RETRIES_PER_S or n > MAX_RETRIES:
         return failed(rule, expected, f"{seen}: a tight retry loop")
     return lenient(rule, expected, f"{seen}: a 401 does not go away by retrying")
-
-
-def tolerant(f: Facts, o: GradeOptions) -> Verdict:
-    rule = "C.tolerant"
-    if f.killed:
-        return not_graded(rule, "killed (see C.ends-in-time)")
-    graded = chain(f, o, COMPLETION)
-    failing = [x for v in graded.values() for x in v.findings if not x.strict_only]
-    if not failing:
-        return ok(rule)
-    return Verdict(
-        rule,
-        [Finding(rule, failing[0].expected, f"{failing[0].rule}: {failing[0].seen}")],
-        context=[f"also: {x.rule}: {x.seen}" for x in failing[1:]] + [_stderr(f)],
-    )
-
-
-RULE_CHECKS: dict[str, Callable[[Facts, GradeOptions], Verdict]] = {
-    "C.apikey": apikey,
-    "C.audio-format": audio_format,
-    "C.frame-size": frame_size,
-    "C.pacing": pacing,
-    "C.pacing-gaps": pacing_gaps,
-    "C.end-of-stream": end_of_stream,
-    "C.waits-for-confirm": waits_for_confirm,
-    "C.close-1000": close_1000,
-    "C.shows-text": shows_text,
-    "C.exit-0": exit_0,
-    "C.exit-nonzero": exit_nonzero,
-    "C.ends-in-time": ends_in_time,
-    "C.no-tight-retry": no_tight_retry,
-    "C.tolerant": tolerant,
-}
-
-
-def chain(f: Facts, o: GradeOptions, rules: Sequence[str]) -> dict[str, Verdict]:
-    """``rules`` graded in order; those of ``AFTER_COMPLETION`` only once
-    ``C.waits-for-confirm`` (when among them) is OK."""
-    out: dict[str, Verdict] = {}
-    blocker = ""
-    for rule in rules:
-        if rule in AFTER_COMPLETION and blocker:
-            out[rule] = not_graded(rule, blocker)
-            continue
-        verdict = out[rule] = RULE_CHECKS[rule](f, o)
-        if rule == "C.waits-for-confirm" and (verdict.failed or verdict.not_graded):
-            first = next((v.rule for v in out.values() if v.failed), "")
-            blocker = (
-                f"the session did not complete: see {first}"
-                if first
-                else f"the session did not complete: {verdict.not_graded}"
-            )
-    return out

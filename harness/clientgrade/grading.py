@@ -1,6 +1,8 @@
 """Every scenario's rules graded, one defect counted once.
 
-Within a scenario the rules are graded in session order (``checks.chain``). Across
+Within a scenario the rules are graded in session order (``chain``): closing with 1000,
+showing the text and exiting 0 are graded only once the client waited for the
+confirmation, since otherwise they would only repeat why it did not. Across
 scenarios, in their running order, a rule counts where it fails first: a later scenario
 that fails the same rule is not graded and is named as context of the first, and
 ``C.tolerant`` is not graded when the client does not complete a normal session either.
@@ -12,14 +14,72 @@ in every report, never a list of failures or a green run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from harness.clientgrade.checks import COMPLETION, chain
+from harness.clientgrade import checks as C
 from harness.clientgrade.facts import Facts
 from harness.clientgrade.runner import ScenarioRun
 from harness.clientgrade.scenarios import Scenario
-from harness.clientgrade.verdict import GradeOptions, ScenarioGrade, not_graded
+from harness.clientgrade.verdict import GradeOptions, ScenarioGrade, Verdict, not_graded, ok
 from harness.protocol.audio import BYTES_PER_SECOND
+from harness.protocol.events import Finding
+
+#: Graded only once the client waited for the confirmation.
+AFTER_COMPLETION = ("C.close-1000", "C.shows-text", "C.exit-0")
+#: What the client must still do among unexpected fields (graded as in a normal session).
+COMPLETION = ("C.end-of-stream", "C.waits-for-confirm", "C.shows-text", "C.exit-0")
+
+
+def tolerant(f: Facts, o: GradeOptions) -> Verdict:
+    """``C.tolerant``: the ``COMPLETION`` rules, reported as one."""
+    rule = "C.tolerant"
+    if f.killed:
+        return not_graded(rule, "killed (see C.ends-in-time)")
+    graded = chain(f, o, COMPLETION)
+    failing = [x for v in graded.values() for x in v.findings if not x.strict_only]
+    if not failing:
+        return ok(rule)
+    return Verdict(
+        rule,
+        [Finding(rule, failing[0].expected, f"{failing[0].rule}: {failing[0].seen}")],
+        context=[f"also: {x.rule}: {x.seen}" for x in failing[1:]] + [C.stderr_context(f)],
+    )
+
+
+RULE_CHECKS: dict[str, Callable[[Facts, GradeOptions], Verdict]] = {
+    "C.apikey": C.apikey,
+    "C.audio-format": C.audio_format,
+    "C.frame-size": C.frame_size,
+    "C.pacing": C.pacing,
+    "C.pacing-gaps": C.pacing_gaps,
+    "C.end-of-stream": C.end_of_stream,
+    "C.waits-for-confirm": C.waits_for_confirm,
+    "C.close-1000": C.close_1000,
+    "C.shows-text": C.shows_text,
+    "C.exit-0": C.exit_0,
+    "C.exit-nonzero": C.exit_nonzero,
+    "C.ends-in-time": C.ends_in_time,
+    "C.no-tight-retry": C.no_tight_retry,
+    "C.tolerant": tolerant,
+}
+
+
+def chain(f: Facts, o: GradeOptions, rules: Sequence[str]) -> dict[str, Verdict]:
+    """``rules`` graded in order; those of ``AFTER_COMPLETION`` only once
+    ``C.waits-for-confirm`` (when among them) is OK."""
+    out: dict[str, Verdict] = {}
+    blocker = ""
+    for rule in rules:
+        if rule in AFTER_COMPLETION and blocker:
+            out[rule] = not_graded(rule, blocker)
+            continue
+        verdict = out[rule] = RULE_CHECKS[rule](f, o)
+        if rule == "C.waits-for-confirm" and (verdict.failed or verdict.not_graded):
+            first = next((v.rule for v in out.values() if v.failed), "")
+            blocker = "the session did not complete: " + (
+                f"see {first}" if first else verdict.not_graded
+            )
+    return out
 
 
 def cannot_grade(f: Facts) -> str:
