@@ -80,8 +80,9 @@ def fingerprint(stats: RunStats) -> tuple[int, ...]:
 def embedded_engine(environment: Environment) -> str | None:
     """The engine of the embedded server this run uses, or None for an outside ``--host``."""
     st = state(environment)
-    if st.server is None and environment.host:
-        return None
+    if st.embedded_engine is not None or environment.host:
+        return st.embedded_engine
+    # At init, before the asrx user's listener has started it: no host means it will.
     return LoadOptions.from_parsed(environment.parsed_options).engine
 
 

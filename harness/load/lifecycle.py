@@ -93,6 +93,7 @@ def _start_embedded_server(environment: Environment, opts: LoadOptions) -> None:
     except HarnessError as exc:
         fail_usage(environment, f"cannot start the embedded server: {exc}")
     state(environment).server = server
+    state(environment).embedded_engine = opts.engine
     environment.host = server.url
     log.info("asrx: no --host given; embedded %s server at %s", opts.engine, server.url)
 

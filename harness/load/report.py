@@ -38,7 +38,9 @@ SCHEMA = "asrx-summary/2"
 #: Percentiles sampled for the distribution curves (x axis: "nines").
 CURVE_PERCENTILES = (0, 10, 25, 50, 75, 90, 95, 97.5, 99, 99.5, 99.9, 99.95, 99.99, 100)
 #: Engines whose transcripts are not recognition: their WER/CER measures nothing.
-NON_RECOGNIZING_ENGINES = {"synthetic": "the synthetic engine emits placeholder words"}
+NON_RECOGNIZING_ENGINES = {
+    "synthetic": "the synthetic engine emits placeholder words, not recognized speech"
+}
 _FAILURE_MEANINGS = {kind.value: meaning for kind, meaning in FAILURE_MEANINGS.items()}
 
 
@@ -97,11 +99,7 @@ def accuracy_section(stats: RunStats, engine: str | None) -> dict[str, Any]:
     why_not = NON_RECOGNIZING_ENGINES.get(engine or "")
     return {
         "applicable": why_not is None,
-        "note": (
-            f"not applicable: {why_not} (the embedded server's default), not recognition"
-            if why_not
-            else ""
-        ),
+        "note": f"not applicable: {why_not}" if why_not else "",
         "pooled_wer": stats.pooled_error_rate("wer"),
         "pooled_cer": stats.pooled_error_rate("cer"),
         "utterances": rows,

@@ -174,6 +174,7 @@ def headline(verdicts: Sequence[Verdict], code: int) -> str:
         HARNESS_SATURATED: (HEALTH_VERDICT,),
     }.get(code, ())
     first = next((v for name in decisive for v in failed if v.name == name), failed[0])
-    meaning = MEANINGS.get(code, "failed")
-    head = meaning.partition(":")[0]
-    return f"{head}: {first.name}: {first.reason}"
+    head = MEANINGS.get(code, "failed").partition(":")[0]
+    more = len(failed) - 1
+    also = f" (and {more} more failed check{'s' * (more > 1)})" if more else ""
+    return f"{head}: {first.name}: {first.reason}{also}"

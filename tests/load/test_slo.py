@@ -171,3 +171,6 @@ def test_shipped_example_passes_against_the_default_embedded_server(tmp_path: Pa
     code, out, summary = gated_run(tmp_path)
     assert summary is not None and summary["slo"]["p95_first_partial_ms"] is not None
     assert code == OK and summary["passed"], (summary["headline"], out[-3000:])
+    assert summary["target"]["embedded_engine"] == "synthetic"
+    assert summary["target"]["url"].startswith("ws://127.0.0.1:")
+    assert summary["accuracy"]["applicable"] is False

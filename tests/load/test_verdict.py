@@ -38,6 +38,13 @@ def test_impossible_slo_is_breached() -> None:
     assert exit_code(list(verdicts.values())) == SLO_BREACHED
 
 
+def test_the_headline_names_the_deciding_check_and_counts_the_rest() -> None:
+    verdicts = evaluate(make_stats(), SLO(p95_first_partial_ms=0.001, p95_sentence_ms=0.001))
+    assert headline(verdicts, SLO_BREACHED) == (
+        "SLO breached: p95_first_partial_ms: 200.063 ms > 0.001 ms (and 1 more failed check)"
+    )
+
+
 def test_saturated_harness_never_passes() -> None:
     stats = make_stats(lateness=(1, 2, 50, 60, 70))
     verdicts = evaluate(stats, SLO(p95_first_partial_ms=10_000))
