@@ -43,6 +43,7 @@ EPILOG = (
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "grade-client",
+        usage="asrx grade-client [options] -- COMMAND ...",
         help="grade an asrx client: run it against the reference server in each scenario",
         description="Run COMMAND once per scenario against its own reference server on "
         "127.0.0.1 and grade what the server saw and how the process ended against the "
