@@ -1,109 +1,58 @@
-"""The I/O the checks need, on top of the client adapters and the Sans-I/O core.
+"""Sessions driven by hand (``harness.client.raw.RawSession``), for what a well-behaved
+client would not do: a bad key, a malformed text frame mid-stream, an abrupt disconnect.
 
-- ``run_session``: one whole well-behaved session (``aio.stream``), never raising;
-- ``RawSession`` (from ``harness.client.raw``): a session driven by hand (odd frames, bad
-  text frames, an abrupt disconnect), its replies judged by the same core;
-- ``unauthenticated_findings``: the §1 grading of a session with a bad key.
-
-Every rule a session breaks comes from the core (``StreamResult.findings``); every wait is
-bounded by the suite's (scaled) ``Timeouts``.
+The server's replies go through the same core as every other session, so a probe's findings
+are the ones ``asrx stream`` and a load run would report; every wait is bounded by the
+suite's (scaled) ``Timeouts``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
 
-from harness.client.aio import stream
 from harness.client.raw import RawSession
 from harness.client.target import Target
-from harness.errors import HandshakeRejected, HarnessError, TargetError
-from harness.protocol.audio import split_frames
+from harness.conformance.sessions import SessionRun
+from harness.errors import HandshakeRejected, TargetError
 from harness.protocol.events import Finding, quote
-from harness.protocol.result import StreamResult
-from harness.protocol.session import ClientSession
-
-__all__ = ["RawSession", "SessionRun", "run_many", "run_session", "unauthenticated_findings"]
 
 #: Close codes a server may use for an unauthenticated session (docs/protocol.md §1, lenient).
 AUTH_CLOSE_CODES = frozenset({1008, *range(4000, 5000)})
-SCHEMA_RULES = (
-    "3.text-frame",
-    "3.json",
-    "3.utf8",
-    "3.object",
-    "3.text",
-    "3.state",
-    "3.state-allowed",
-    "3.size",
-    "3.websocket",
-)
+#: The frame size the probes send audio in.
+FRAME_BYTES = 1024
 
 
-@dataclass
-class SessionRun:
-    """A finished session, or why none opened."""
-
-    result: StreamResult | None = None
-    open_error: HarnessError | None = None
-
-    @property
-    def session(self) -> ClientSession | None:
-        return self.result.session if self.result else None
-
-    def findings(self) -> list[Finding]:
-        if self.result is None:
-            return [
-                Finding(
-                    "3.error-reply", "a session to open (the server stays up)", str(self.open_error)
-                )
-            ]
-        return self.result.findings
-
-    def texts(self) -> list[str]:
-        s = self.session
-        return [m.text for m in s.timeline.messages if m.text and not m.confirmation] if s else []
-
-
-async def run_session(
-    target: Target,
-    pcm: bytes,
-    *,
-    frame_bytes: int = 1024,
-    speed: float | None = 1.0,
-    frames: Iterable[bytes] | AsyncIterator[bytes] | None = None,
+async def bad_text_session(
+    target: Target, pcm: bytes, split_at: int, text: str, speed: float
 ) -> SessionRun:
-    """Stream ``pcm`` (or ``frames``), end the stream, await confirmation and close."""
+    """``pcm[:split_at]``, the text frame ``text``, the rest, end-of-stream, the closing
+    sequence. The server may answer in the message shape and carry on, or close with a
+    lawful code (docs/protocol.md §3); the returned run holds what it did."""
     try:
-        source = frames if frames is not None else split_frames(pcm, frame_bytes)
-        return SessionRun(result=await stream(target, source, speed=speed))
+        raw = await RawSession.open(target)
     except TargetError as exc:
         return SessionRun(open_error=exc)
+    try:
+        if await raw.send_audio(pcm[:split_at], FRAME_BYTES, speed) and await raw.send_text(text):
+            await raw.send_audio(pcm[split_at:], FRAME_BYTES, speed)
+        await raw.end()
+        return SessionRun(result=raw.result())
+    finally:
+        await raw.aclose()
 
 
-async def run_many(
-    target: Target, jobs: Sequence[tuple[bytes, float | None]], concurrency: int = 4
-) -> list[SessionRun]:
-    """Several sessions at once (at most ``concurrency``), results in order."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(pcm: bytes, speed: float | None) -> SessionRun:
-        async with gate:
-            return await run_session(target, pcm, speed=speed)
-
-    return list(await asyncio.gather(*(one(p, s) for p, s in jobs)))
-
-
-def fresh_session_findings(run: SessionRun, expect_text: bool) -> list[Finding]:
-    """A well-behaved session after a robustness probe must work (docs/protocol.md §3)."""
-    rule, expected = "3.error-reply", "a fresh session afterwards works normally"
-    if run.result is None:
-        return [Finding(rule, expected, f"no session: {run.open_error}")]
-    problems = [str(f) for f in run.findings()]
-    if expect_text and not run.texts():
-        problems.append("no transcript text for speech")
-    return [Finding(rule, expected, "; ".join(problems))] if problems else []
+async def abrupt_disconnect(target: Target, pcm: bytes) -> SessionRun:
+    """Send ``pcm`` unpaced, then drop the TCP connection (no end-of-stream, no close)."""
+    try:
+        raw = await RawSession.open(target)
+    except TargetError as exc:
+        return SessionRun(open_error=exc)
+    try:
+        await raw.send_audio(pcm, FRAME_BYTES, None)
+        await raw.abort()
+        return SessionRun(result=raw.result())
+    finally:
+        await raw.aclose()
 
 
 async def unauthenticated_findings(target: Target, pcm: bytes) -> list[Finding]:

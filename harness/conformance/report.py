@@ -1,77 +1,333 @@
-"""The self-contained HTML report of a conformance run (``--asrx-report PATH``).
+"""The conformance run's reports: the JSON result and the self-contained HTML page.
 
-One file, inline CSS, no script and no external resource: it opens offline. Each check
-shows its grade (OK, NON-STRICT, FAILED, SKIPPED, ERROR), the PROTOCOL.md rules it
-enforces and, for anything but OK, what was expected and what was seen.
+Both are written from the same redacted dict (``RunResult`` as a dict), so they cannot
+disagree. The HTML is one file, inline CSS, no script and no external resource: it opens
+offline from a CI artefact. It reads top down: the verdict banner (PASS, PASS with
+NON-STRICT, FAIL, ERROR) with the target, suite version, date and duration; the failures,
+grouped by rule with the checks affected and each finding on its own line (expected, seen,
+and what else was seen); known deviations; NON-STRICT results; checks not judged or
+skipped; every check, collapsed by module; and a glossary of the rules, each with its
+in-page anchor and its section in docs/protocol.md.
 """
 
 from __future__ import annotations
 
 import html
-import time
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from harness.conformance.grading import PROP_NON_STRICT, PROP_RULE
-from harness.protocol.rules import describe
+from harness.protocol.escape import printable, safe_json
+from harness.protocol.rules import RULES, doc_anchor
+
+#: When a rule's finding is NON-STRICT rather than FAILED (the checks decide; docs say why).
+NON_STRICT_WHEN = {
+    "1.auth-strict": "always NON-STRICT: a refusal other than HTTP 401/403",
+    "1.auth-close": "NON-STRICT: closed in time with another code; FAILED: left open",
+    "2.pacing": "NON-STRICT: a lawful refusal of audio faster than real time",
+    "3.state": "NON-STRICT on the confirmation only",
+    "3.state-allowed": "NON-STRICT on the confirmation only",
+    "4.isolation": "NON-STRICT: the same sentences with a few words different",
+}
+
+#: Checks shown per rule, and 'seen' lines per expectation, before a disclosure.
+CHECKS_SHOWN = 5
+SEEN_SHOWN = 3
 
 _CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
-h1{font-size:1.4em}table{border-collapse:collapse;width:100%}
-td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}
-th{background:#f4f4f4}.OK{background:#dff5df}.NON-STRICT{background:#fff4cc}
-.FAILED,.ERROR{background:#fbdada}.SKIPPED{background:#eee}
-pre{white-space:pre-wrap;margin:0;font-size:12px}.summary span{margin-right:1.5em}
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+main{max-width:1150px;margin:0 auto;padding:1.2em 1.5em 3em}
+a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}
+.banner{padding:1em 1.5em;color:#fff;border-radius:8px;margin:.5em 0 1em}
+.banner .v{font-size:2em;font-weight:700;letter-spacing:.02em}
+.banner .c{font-size:1.05em;opacity:.95}.banner .e{margin-top:.4em;font-weight:600}
+.b-PASS{background:#1e7e34}.b-PASS-with-NON-STRICT{background:#5f7d1a}
+.b-FAIL{background:#b3261e}.b-ERROR{background:#6b2c91}
+table{border-collapse:collapse;width:100%;background:#fff}
+td,th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}
+th{background:#f0f0f0;font-weight:600}
+.meta td:first-child{width:11em;color:#555}.meta{margin-bottom:1em}
+nav{margin:.5em 0 1.2em}nav a{margin-right:1.2em}
+h2{font-size:1.25em;margin:1.6em 0 .5em;border-bottom:2px solid #ddd;padding-bottom:.2em}
+.rule{background:#fff;border:1px solid #ddd;border-left:5px solid #b3261e;border-radius:4px;
+ margin:.6em 0;padding:.5em .9em}
+.rule.k{border-left-color:#8a8a8a}.rule.n{border-left-color:#b58900}
+.rule h3{font-size:1.05em;margin:.2em 0 .4em}.rule h3 .d{font-weight:400;color:#444}
+.fx td{border:none;border-top:1px solid #eee;padding:5px 8px}.fx{margin-bottom:.3em}
+.ck{width:30%}.ck .mono{font-weight:600}.x{margin:.1em 0}
+.x ul{margin:.1em 0 .2em;padding-left:1.3em}
+.l{display:inline-block;width:5.2em;color:#666;font-size:12px}.x .l{vertical-align:top}
+.t{color:#777;font-size:.9em}
+code,.mono{font-family:ui-monospace,monospace;font-size:12.5px;white-space:pre-wrap;
+ word-break:break-word}
+details{margin:.3em 0}summary{cursor:pointer}
+.also{font-size:12.5px;color:#444;margin:.2em 0 0 1em}.also li{margin:.15em 0}
+.g{font-weight:700;white-space:nowrap}.g-FAILED{color:#b3261e}.g-ERROR{color:#6b2c91}
+.g-KNOWN{color:#666}.g-NON-STRICT{color:#9a7400}.g-OK{color:#1e7e34}
+.g-SKIPPED,.g-NOT-JUDGED{color:#777}
+.mod>summary{font-weight:600;padding:.3em 0}.mod table{font-size:13px}
+.gl td:first-child{white-space:nowrap;font-family:ui-monospace,monospace}
+.gl tr:target{background:#fff3c4}.note{color:#555;font-size:.92em}
 """
 
 
-def grade_of(result: dict[str, Any]) -> str:
-    if result["outcome"] == "skipped":
-        return "SKIPPED"
-    if result["outcome"] == "failed":
-        return "FAILED" if result["when"] == "call" else "ERROR"
-    if any(k == PROP_NON_STRICT for k, _ in result["properties"]):
-        return "NON-STRICT"
-    return "OK"
-
-
-def render(results: list[dict[str, Any]], *, target: str, strict: bool, started: float) -> str:
-    rows = []
-    # A test may report a setup error and a teardown error: keep the worst, in order.
-    by_id: dict[str, dict[str, Any]] = {}
-    for r in results:
-        if r["nodeid"] not in by_id or r["outcome"] == "failed":
-            by_id[r["nodeid"]] = r
-    counts: Counter[str] = Counter()
-    for r in by_id.values():
-        grade = grade_of(r)
-        counts[grade] += 1
-        rules = [v for k, v in r["properties"] if k == PROP_RULE]
-        notes = [v for k, v in r["properties"] if k == PROP_NON_STRICT]
-        detail = r["message"] if grade in ("FAILED", "ERROR", "SKIPPED") else "\n".join(notes)
-        rows.append(
-            f'<tr class="{grade}"><td>{grade}</td><td>{html.escape(r["nodeid"])}</td>'
-            f"<td>{'<br>'.join(html.escape(describe(x)) for x in rules)}</td>"
-            f"<td>{r['duration']:.2f} s</td><td><pre>{html.escape(detail)}</pre></td></tr>"
-        )
-    summary = "".join(
-        f"<span>{g}: {counts[g]}</span>" for g in ("OK", "NON-STRICT", "FAILED", "ERROR", "SKIPPED")
-    )
-    when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started))
-    mode = "strict" if strict else "lenient (NON-STRICT results pass)"
-    return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        f"<title>asrx conformance: {html.escape(target)}</title><style>{_CSS}</style></head>"
-        f"<body><h1>asrx conformance report</h1><p>Target: <code>{html.escape(target)}</code>"
-        f"<br>Grading: {mode}<br>Started: {when}, took {time.time() - started:.1f} s</p>"
-        f'<p class="summary">{summary}</p><table><tr><th>grade</th><th>check</th>'
-        f"<th>PROTOCOL.md rules</th><th>time</th><th>expected / seen</th></tr>"
-        + "".join(rows)
-        + "</table></body></html>\n"
-    )
-
-
-def write_report(path: Path, results: list[dict[str, Any]], **meta: Any) -> None:
+def write_report(path: Path, data: dict[str, Any], kind: str) -> None:
+    """Write the JSON result (``kind`` "json") or the HTML report (``kind`` "html")."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(results, **meta), encoding="utf-8")
+    text = render(data) if kind == "html" else safe_json(data) + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def e(value: object) -> str:
+    """Text for HTML: control characters made visible, then markup escaped."""
+    return html.escape(printable(str(value)), quote=True)
+
+
+def rule_link(rule: str) -> str:
+    return f'<a href="#rule-{e(rule)}">§{e(rule)}</a>'
+
+
+def _findings(fs: list[dict[str, str]]) -> str:
+    """A check's findings of one rule: each 'expected' once, then each 'seen' on its own
+    line (the first few shown, the rest behind a disclosure)."""
+    by_expected: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for f in fs:
+        by_expected[f["expected"]].append(f)
+    out = []
+    for expected, group in by_expected.items():
+        lines = [
+            f"<li><code>{e(f['seen'])}</code>"
+            + (f' <span class="t">({e(f["note"])})</span>' if f.get("note") else "")
+            + "</li>"
+            for f in group
+        ]
+        more = ""
+        if len(lines) > SEEN_SHOWN:
+            more = (
+                f"<details><summary>{len(lines) - SEEN_SHOWN} more</summary>"
+                f"<ul>{''.join(lines[SEEN_SHOWN:])}</ul></details>"
+            )
+        out.append(
+            f'<div class="x"><span class="l">expected</span> <code>{e(expected)}</code></div>'
+            f'<div class="x"><span class="l">seen</span><ul>{"".join(lines[:SEEN_SHOWN])}</ul>'
+            f"{more}</div>"
+        )
+    return "".join(out)
+
+
+def _also(check: dict[str, Any]) -> str:
+    seen = check.get("also_seen") or []
+    if not seen:
+        return ""
+    items = "".join(
+        f"<li>{rule_link(f['rule'])}: expected <code>{e(f['expected'])}</code>; "
+        f"seen <code>{e(f['seen'])}</code></li>"
+        for f in seen
+    )
+    return (
+        f'<details class="also"><summary>also seen during this check, counted by other '
+        f"checks ({len(seen)})</summary><ul>{items}</ul></details>"
+    )
+
+
+def _check_cell(c: dict[str, Any]) -> str:
+    return (
+        f'<td class="ck"><div class="mono">{e(c["id"])}</div>'
+        f'<span class="t">{c["duration_s"]:.2f} s</span></td>'
+    )
+
+
+def _by_rule(data: dict[str, Any], grade: str, key: str, css: str, title: str, anchor: str) -> str:
+    groups: dict[str, list[tuple[dict[str, Any], list[dict[str, str]]]]] = defaultdict(list)
+    for c in data["checks"]:
+        if c["grade"] != grade:
+            continue
+        per_rule: dict[str, list[dict[str, str]]] = defaultdict(list)
+        for f in c[key]:
+            per_rule[f["rule"]].append(f)
+        for rule, fs in per_rule.items():
+            groups[rule].append((c, fs))
+    if not groups:
+        return ""
+    order = list(RULES)
+    parts = [f'<h2 id="{anchor}">{title}</h2>']
+    for rule in sorted(groups, key=lambda r: order.index(r) if r in order else len(order)):
+        checks = groups[rule]
+        rows = [f"<tr>{_check_cell(c)}<td>{_findings(fs)}{_also(c)}</td></tr>" for c, fs in checks]
+        table = f'<table class="fx">{"".join(rows[:CHECKS_SHOWN])}</table>'
+        if len(rows) > CHECKS_SHOWN:
+            rest = len(rows) - CHECKS_SHOWN
+            table += (
+                f"<details><summary>{rest} more check(s) failing this rule</summary>"
+                f'<table class="fx">{"".join(rows[CHECKS_SHOWN:])}</table></details>'
+            )
+        parts.append(
+            f'<div class="rule {css}"><h3>{rule_link(rule)} <span class="d">'
+            f"{e(RULES.get(rule, 'unknown rule'))}</span> "
+            f'<span class="t">{len(checks)} check(s)</span></h3>{table}</div>'
+        )
+    return "".join(parts)
+
+
+def _errors(data: dict[str, Any]) -> str:
+    rows = [c for c in data["checks"] if c["grade"] == "ERROR"]
+    if not rows:
+        return ""
+    body = "".join(
+        f'<tr>{_check_cell(c)}<td class="mono">{e(c["message"])}</td></tr>' for c in rows
+    )
+    return (
+        '<h2 id="errors">Could not test</h2>'
+        f'<div class="rule"><table class="fx">{body}</table></div>'
+    )
+
+
+def _unjudged(data: dict[str, Any]) -> str:
+    rows = [c for c in data["checks"] if c["grade"] in ("NOT JUDGED", "SKIPPED")]
+    if not rows:
+        return ""
+    body = "".join(
+        f'<tr><td class="g g-{c["grade"].replace(" ", "-")}">{e(c["grade"])}</td>'
+        f'<td class="mono">{e(c["id"])}</td><td>{e(c["message"])}</td>'
+        f"<td>{_also(c)}</td></tr>"
+        for c in rows
+    )
+    return (
+        '<h2 id="skipped">Not judged and skipped</h2><table><tr><th>grade</th><th>check</th>'
+        f"<th>why</th><th>context</th></tr>{body}</table>"
+    )
+
+
+def _deviations(data: dict[str, Any]) -> str:
+    devs = data.get("deviations") or []
+    if not devs:
+        return ""
+    rows = "".join(
+        f"<tr><td>{d['index']}</td><td>{e(d['label'])}</td><td>{e(d['reason'])}</td>"
+        f'<td>{e(d["expires"] or "")}</td><td class="g">{e(_status_text(d["status"]))}</td></tr>'
+        for d in devs
+    )
+    return (
+        f'<p class="note">Known-deviations file <code>{e(data["known_file"])}</code>:</p>'
+        "<table><tr><th>#</th><th>deviation</th><th>reason</th><th>expires</th>"
+        f"<th>status</th></tr>{rows}</table>"
+    )
+
+
+def _status_text(status: str) -> str:
+    return {
+        "known": "KNOWN: still deviates",
+        "expired": "EXPIRED: fails again",
+        "fixed": "FIXED: remove it from the file",
+        "not exercised": "not exercised in this run",
+    }.get(status, status)
+
+
+def _all_checks(data: dict[str, Any]) -> str:
+    modules: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in data["checks"]:
+        modules[c["module"]].append(c)
+    parts = [
+        '<h2 id="checks">All checks</h2>',
+        f'<p class="note">Times: {e(data["timing_note"])} Fixture setup in this run: '
+        f"{data['setup_s']:.1f} s.</p>",
+    ]
+    for module, checks in modules.items():
+        counts: dict[str, int] = defaultdict(int)
+        for c in checks:
+            counts[c["grade"]] += 1
+        bad = any(c["grade"] in ("FAILED", "ERROR") for c in checks)
+        summary = ", ".join(f"{n} {g}" for g, n in counts.items())
+        rows = "".join(
+            f'<tr><td class="g g-{c["grade"].replace(" ", "-")}">{e(c["grade"])}</td>'
+            f'<td class="mono">{e(c["id"])}</td>'
+            f"<td>{' '.join(rule_link(r) for r in c['rules'])}</td>"
+            f"<td>{c['duration_s']:.2f} s</td></tr>"
+            for c in checks
+        )
+        parts.append(
+            f'<details class="mod"{" open" if bad else ""}><summary>{e(module)} '
+            f'<span class="t">{len(checks)} checks: {e(summary)}</span></summary>'
+            f"<table><tr><th>grade</th><th>check</th><th>rules</th><th>time</th></tr>"
+            f"{rows}</table></details>"
+        )
+    return "".join(parts)
+
+
+def _glossary(data: dict[str, Any]) -> str:
+    used: dict[str, list[str]] = defaultdict(list)
+    for c in data["checks"]:
+        for r in c["rules"]:
+            used[r].append(c["id"].split("[", 1)[0])
+    rows = "".join(
+        f'<tr id="rule-{e(rule)}"><td>§{e(rule)}</td><td>{e(text)}</td>'
+        f"<td>{e(NON_STRICT_WHEN.get(rule, 'FAILED when broken'))}</td>"
+        f'<td class="mono">{e(", ".join(dict.fromkeys(used.get(rule, []))))}</td>'
+        f'<td class="mono">{e(doc_anchor(rule))}</td></tr>'
+        for rule, text in RULES.items()
+    )
+    return (
+        '<h2 id="rules">Rules</h2><p class="note">Each rule is explained, with what the '
+        "public documentation says and why it is graded so, in the section named in the last "
+        "column of the harness's docs/protocol.md.</p>"
+        '<table class="gl"><tr><th>rule</th><th>meaning</th><th>graded</th>'
+        f"<th>checks in this run</th><th>explained in</th></tr>{rows}</table>"
+    )
+
+
+def render(data: dict[str, Any]) -> str:
+    verdict = data["verdict"]
+    counts: dict[str, int] = defaultdict(int)
+    for c in data["checks"]:
+        counts[c["grade"]] += 1
+    count_text = " · ".join(f"{n} {g}" for g, n in counts.items() if n) or "no check ran"
+    error = f'<div class="e">{e(data["error"])}</div>' if data.get("error") else ""
+    mode = (
+        "strict"
+        if data["strict"]
+        else "lenient (NON-STRICT results pass; --asrx-strict fails them)"
+    )
+    known = (
+        f"<tr><td>known deviations</td><td><code>{e(data['known_file'])}</code></td></tr>"
+        if data.get("known_file")
+        else ""
+    )
+    meta = (
+        '<table class="meta">'
+        f"<tr><td>target</td><td><code>{e(data['target'])}</code></td></tr>"
+        f"<tr><td>suite</td><td>asrx-harness {e(data['suite_version'])}</td></tr>"
+        f"<tr><td>started</td><td>{e(data['started'].replace('T', ' '))}</td></tr>"
+        f"<tr><td>duration</td><td>{data['duration_s']:.1f} s</td></tr>"
+        f"<tr><td>grading</td><td>{e(mode)}</td></tr>{known}</table>"
+    )
+    sections = [
+        _errors(data),
+        _by_rule(data, "FAILED", "failing", "", "Failures, by rule", "failures"),
+        _by_rule(data, "KNOWN", "known", "k", "Known deviations, by rule", "known"),
+        _deviations(data),
+        _by_rule(data, "NON-STRICT", "non_strict", "n", "NON-STRICT, by rule", "non-strict"),
+        _unjudged(data),
+        _all_checks(data),
+        _glossary(data),
+    ]
+    titles = [
+        ("errors", "Could not test"),
+        ("failures", "Failures"),
+        ("known", "Known"),
+        ("non-strict", "NON-STRICT"),
+        ("skipped", "Not judged"),
+        ("checks", "All checks"),
+        ("rules", "Rules"),
+    ]
+    body = "".join(sections)
+    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in titles if f'id="{a}"' in body)
+    css_verdict = verdict.replace(" ", "-")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>asrx conformance: {e(verdict)}: {e(data['target'])}</title>"
+        f"<style>{_CSS}</style></head><body><main>"
+        f'<div class="banner b-{css_verdict}"><div class="v">{e(verdict)}</div>'
+        f'<div class="c">{e(count_text)}</div>{error}</div>{meta}<nav>{nav}</nav>{body}'
+        "</main></body></html>\n"
+    )

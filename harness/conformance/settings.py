@@ -7,18 +7,27 @@ Every option has an environment fallback, as in pytest-httpserver; the command l
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from harness.client.target import check_url
+from harness.conformance.known import KnownDeviations, load_known
 from harness.errors import UsageError
+from harness.limits import DEFAULT_MAX_MESSAGE_BYTES, Limits
 from harness.protocol.dialect import DEFAULT_DIALECT, Dialect, load_profile
+from harness.server.engines import ENGINES
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-ENGINES = ("synthetic", "pocketsphinx")
 DEFAULT_SPEED = 2.0
+#: What each of the suite's sessions keeps of a server's output. The suite holds one
+#: finished session per corpus utterance (and five more) until the run ends, so it keeps
+#: less history than a single ``asrx stream`` session may: 256 Ki characters (at most
+#: 1 MiB) and 5,000 messages each, some hundred times what a corpus utterance yields.
+SUITE_HISTORY_CHARS = 256 << 10
+SUITE_MESSAGES_KEPT = 5_000
 
 #: option dest -> (flag, env var, help). One table, so the README and --help agree.
 OPTIONS: dict[str, tuple[str, str, str]] = {
@@ -37,7 +46,7 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
     "asrx_strict": (
         "--asrx-strict",
         "ASRX_STRICT",
-        "strict grading: NON-STRICT results fail (PROTOCOL.md: lenient by default)",
+        "strict grading: NON-STRICT results fail (docs/protocol.md: lenient by default)",
     ),
     "asrx_timeout_scale": (
         "--asrx-timeout-scale",
@@ -58,7 +67,26 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
     "asrx_report": (
         "--asrx-report",
         "ASRX_REPORT",
-        "write a self-contained HTML report to this path",
+        "write a self-contained HTML report to this path (and the JSON result beside it, "
+        "same name with .json, unless --asrx-json is given)",
+    ),
+    "asrx_json": (
+        "--asrx-json",
+        "ASRX_JSON",
+        "write the machine-readable result (every check, its grade and findings) to this "
+        "path; asrx conformance-diff compares two",
+    ),
+    "asrx_known": (
+        "--asrx-known",
+        "ASRX_KNOWN",
+        "TOML file of known deviations (rule or check ids, each with a reason and an "
+        "optional expiry date): they are reported as KNOWN and do not fail the run",
+    ),
+    "asrx_max_message_bytes": (
+        "--asrx-max-message-bytes",
+        "ASRX_MAX_MESSAGE_BYTES",
+        f"largest server message accepted, in bytes; a larger one is a §3.size finding "
+        f"and ends its session (default {DEFAULT_MAX_MESSAGE_BYTES})",
     ),
     "asrx_speed": (
         "--asrx-speed",
@@ -95,12 +123,30 @@ class SuiteSettings:
     profile: str | None = None
     dialect: Dialect = DEFAULT_DIALECT
     report: Path | None = None
+    json: Path | None = None
+    known: KnownDeviations | None = None
     speed: float = DEFAULT_SPEED
     engine: str = "synthetic"
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
     @property
     def timeouts(self) -> Timeouts:
         return DEFAULT_TIMEOUTS.scaled(self.timeout_scale)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_message_bytes=self.max_message_bytes,
+            max_messages_kept=SUITE_MESSAGES_KEPT,
+            max_history_chars=SUITE_HISTORY_CHARS,
+        )
+
+    @property
+    def json_path(self) -> Path | None:
+        """Where the JSON result goes: ``--asrx-json``, else beside the HTML report."""
+        if self.json is not None:
+            return self.json
+        return self.report.with_suffix(".json") if self.report is not None else None
 
     @property
     def embedded(self) -> bool:
@@ -126,6 +172,18 @@ def _positive(flag: str, raw: str | None, default: float) -> float:
     return value
 
 
+def _byte_count(flag: str, raw: str | None, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{flag} must be a whole number of bytes, got {raw!r}") from None
+    if value < 1:
+        raise UsageError(f"{flag} must be >= 1, got {raw!r}")
+    return value
+
+
 def settings_from_config(config: pytest.Config) -> SuiteSettings:
     """The settings, or ``UsageError`` naming the bad option."""
     url = _raw(config, "asrx_url")
@@ -141,14 +199,16 @@ def settings_from_config(config: pytest.Config) -> SuiteSettings:
     if corpus is not None and not (Path(corpus) / "manifest.jsonl").is_file():
         raise UsageError(f"--asrx-corpus {corpus}: no manifest.jsonl in that folder")
     ca_file = _raw(config, "asrx_ca_file")
-    if ca_file is not None and not Path(ca_file).is_file():
-        raise UsageError(f"--asrx-ca-file {ca_file}: no such file")
+    if ca_file is not None:
+        _check_ca_file(ca_file)
     profile = _raw(config, "asrx_profile")
     dialect = load_profile(profile) if profile else DEFAULT_DIALECT
     engine = _raw(config, "asrx_engine") or "synthetic"
     if engine not in ENGINES:
         raise UsageError(f"--asrx-engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     report = _raw(config, "asrx_report")
+    json_path = _raw(config, "asrx_json")
+    known = _raw(config, "asrx_known")
     return SuiteSettings(
         url=url,
         apikey=apikey,
@@ -159,6 +219,23 @@ def settings_from_config(config: pytest.Config) -> SuiteSettings:
         profile=profile,
         dialect=dialect,
         report=Path(report) if report else None,
+        json=Path(json_path) if json_path else None,
+        known=load_known(Path(known)) if known else None,
         speed=_positive("--asrx-speed", _raw(config, "asrx_speed"), DEFAULT_SPEED),
         engine=engine,
+        max_message_bytes=_byte_count(
+            "--asrx-max-message-bytes",
+            _raw(config, "asrx_max_message_bytes"),
+            DEFAULT_MAX_MESSAGE_BYTES,
+        ),
     )
+
+
+def _check_ca_file(path: str) -> None:
+    """A CA file that cannot be loaded is a usage error now, not a failed check later."""
+    if not Path(path).is_file():
+        raise UsageError(f"--asrx-ca-file {path}: no such file")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"--asrx-ca-file {path}: not a PEM CA bundle ({exc})") from None

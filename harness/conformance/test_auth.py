@@ -1,4 +1,4 @@
-"""PROTOCOL.md §1: no working session without the right key in the ``apikey`` header.
+"""docs/protocol.md §1: no working session without the right key in the ``apikey`` header.
 
 Graded like Autobahn: HTTP 401/403 is OK; 101 then a close with 1008 or 4000-4999 within
 the reject-close wait (2 s) and before any transcript is NON-STRICT; a transcript, or a
@@ -15,8 +15,8 @@ import pytest
 
 from harness.client.target import Target
 from harness.conformance.grading import Grader
-from harness.conformance.plugin import Suite
 from harness.conformance.probes import unauthenticated_findings
+from harness.conformance.suite import Suite
 
 #: How each bad handshake is made from the valid target. Ids never hold the key.
 VARIANTS = ("missing", "empty", "wrong", "other-header", "query-string")

@@ -1,19 +1,22 @@
-"""PROTOCOL.md §4: the CloseConnection handshake, in three situations.
+"""docs/protocol.md §4: the CloseConnection handshake, in three situations.
 
 - ``speech``: a multi-sentence utterance, then end-of-stream;
 - ``no-audio``: end-of-stream right after the handshake;
 - ``mid-sentence``: end-of-stream in the middle of the first sentence's speech.
 
-Each situation is one session, run once and read by every check of this module.
+Each situation is one session, run once and read by every check of this module; each check
+grades the findings of its own §4 rule and shows the others as context.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from harness.conformance.grading import Grader
-from harness.conformance.plugin import Suite
-from harness.conformance.probes import SessionRun, run_session
+from harness.conformance.sessions import SessionRun, no_session, run_session
+from harness.conformance.suite import Suite
 from harness.protocol.audio import ms_to_bytes
 from harness.protocol.events import Finding
 
@@ -33,25 +36,33 @@ def closing_run(asrx: Suite, scenario: str) -> SessionRun:
     return asrx.cached(f"closing-{scenario}", lambda: run_session(asrx.target, pcm, speed=speed))
 
 
-def _of(run: SessionRun, *rules: str) -> list[Finding]:
-    if run.result is None:
-        return run.findings()
-    return [f for f in run.findings() if f.rule in rules]
+def grade_closing(asrx: Suite, grade: Grader, scenario: str, extra: Sequence[Finding] = ()) -> None:
+    """Grade the scenario's session: every finding goes in, the check keeps its own."""
+    run = closing_run(asrx, scenario)
+    if (why := no_session(run)) is not None:
+        grade.cannot_test(why)
+    grade.check(run.findings() + list(extra), context=scenario)
 
 
 @pytest.mark.asrx_rule("4.final-before-confirm")
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_final_text_before_confirmation(asrx: Suite, asrx_grade: Grader, scenario: str) -> None:
     run = closing_run(asrx, scenario)
-    found = _of(run, "4.final-before-confirm")
     session = run.session
+    found: list[Finding] = []
     if scenario != "no-audio" and session is not None and session.confirmed:
+        confirmed_at = session.timeline.confirmed_at or 0.0
         before = [
             m
             for m in session.timeline.messages
-            if m.text and not m.confirmation and m.at <= (session.timeline.confirmed_at or 0.0)
+            if m.text and not m.confirmation and m.at <= confirmed_at
         ]
         if not before:
+            if run.unreadable():
+                asrx_grade.not_judged(
+                    "no transcript could be read, so no final text can be placed",
+                    run.unreadable(),
+                )
             found.append(
                 Finding(
                     "4.final-before-confirm",
@@ -59,32 +70,28 @@ def test_final_text_before_confirmation(asrx: Suite, asrx_grade: Grader, scenari
                     "no message with text before it",
                 )
             )
-    asrx_grade.check(found, context=scenario)
+    grade_closing(asrx, asrx_grade, scenario, found)
 
 
 @pytest.mark.asrx_rule("4.confirm", "4.confirm-after-eos")
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_exactly_one_confirmation(asrx: Suite, asrx_grade: Grader, scenario: str) -> None:
-    run = closing_run(asrx, scenario)
-    asrx_grade.check(_of(run, "4.confirm", "4.confirm-after-eos"), context=scenario)
+    grade_closing(asrx, asrx_grade, scenario)
 
 
 @pytest.mark.asrx_rule("4.close-1000")
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_close_code_1000(asrx: Suite, asrx_grade: Grader, scenario: str) -> None:
-    run = closing_run(asrx, scenario)
-    asrx_grade.check(_of(run, "4.close-1000"), context=scenario)
+    grade_closing(asrx, asrx_grade, scenario)
 
 
 @pytest.mark.asrx_rule("4.close-in-time")
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_confirm_and_close_in_time(asrx: Suite, asrx_grade: Grader, scenario: str) -> None:
-    run = closing_run(asrx, scenario)
-    asrx_grade.check(_of(run, "4.close-in-time"), context=scenario)
+    grade_closing(asrx, asrx_grade, scenario)
 
 
 @pytest.mark.asrx_rule("4.nothing-after-confirm")
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_nothing_after_confirmation(asrx: Suite, asrx_grade: Grader, scenario: str) -> None:
-    run = closing_run(asrx, scenario)
-    asrx_grade.check(_of(run, "4.nothing-after-confirm"), context=scenario)
+    grade_closing(asrx, asrx_grade, scenario)

@@ -1,4 +1,4 @@
-"""PROTOCOL.md §1: a valid key opens a session, over ws:// and over wss:// (verified)."""
+"""docs/protocol.md §1: a valid key opens a session, over ws:// and over wss:// (verified)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import ssl
 
 import pytest
 
+from harness.client.raw import RawSession
 from harness.client.target import Target
 from harness.conformance.grading import Grader
-from harness.conformance.plugin import Suite
-from harness.conformance.probes import RawSession
+from harness.conformance.suite import Suite
 from harness.errors import TargetError
 from harness.protocol.events import Finding
 

@@ -1,52 +1,17 @@
-"""The suite as a tool: options and their errors, an unreachable URL, ``--pyargs`` from any
-folder, the HTML report, and a plugin that stays inert in other pytest runs."""
+"""The suite as a tool: options and their errors (one usage-error path), ``--pyargs`` from any
+folder with its reports, strict and lenient grading, and a plugin that stays inert in other
+pytest runs."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from harness.server.embedded import EmbeddedServer
+from tests.conformance.suiterun import pytest_suite, run_with_artefacts
 
-REPO = Path(__file__).resolve().parents[2]
 KEY = "plugin-test-key-41c9b0"
-
-
-def pytest_suite(
-    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("ASRX_")}
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", *args],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def test_unreachable_url_fails_fast_with_one_line(tmp_path: Path) -> None:
-    started = time.monotonic()
-    proc = pytest_suite(
-        "--pyargs",
-        "harness.conformance",
-        "--asrx-url",
-        "ws://127.0.0.1:9/asrx",
-        env={"ASRX_APIKEY": KEY},
-        cwd=tmp_path,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert time.monotonic() - started < 30
-    assert out.count("cannot test ws://127.0.0.1:9/asrx: connection refused") == 1, out
-    assert "Traceback" not in out and KEY not in out
 
 
 @pytest.mark.parametrize(
@@ -57,22 +22,28 @@ def test_unreachable_url_fails_fast_with_one_line(tmp_path: Path) -> None:
         (["--asrx-timeout-scale", "0"], "--asrx-timeout-scale must be > 0"),
         (["--asrx-corpus", "/nonexistent"], "no manifest.jsonl"),
         (["--asrx-engine", "whisper"], "--asrx-engine must be one of"),
+        (["--asrx-max-message-bytes", "0"], "--asrx-max-message-bytes must be >= 1"),
+        (["--asrx-max-message-bytes", "1e6"], "must be a whole number of bytes"),
+        (["--asrx-known", "/nonexistent.toml"], "--asrx-known /nonexistent.toml"),
+        (["--asrx-ca-file", "/nonexistent.pem"], "--asrx-ca-file /nonexistent.pem: no such"),
     ],
 )
 def test_bad_option_is_a_usage_error(args: list[str], message: str) -> None:
     proc = pytest_suite("harness/conformance", "--co", *args)
-    assert proc.returncode == pytest.ExitCode.USAGE_ERROR
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
     assert message in proc.stderr
+    assert proc.stderr.count("\n") <= 2 and "Traceback" not in proc.stderr
 
 
-def test_env_fallback_is_used_and_checked() -> None:
+def test_bad_option_from_the_environment_is_the_same_usage_error(tmp_path: Path) -> None:
+    """Only the environment names the bad value, and the suite is named by --pyargs: the
+    same one line and exit 4 as on the command line (not a collection error)."""
     proc = pytest_suite(
-        "harness/conformance",
-        "-k",
-        "test_handshake_ws",
-        env={"ASRX_URL": "ws://127.0.0.1:9/asrx", "ASRX_APIKEY": KEY},
+        "--pyargs", "harness.conformance", env={"ASRX_TIMEOUT_SCALE": "-1"}, cwd=tmp_path
     )
-    assert proc.returncode != 0 and "cannot test ws://127.0.0.1:9/asrx" in proc.stdout
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout[-2000:]
+    assert "asrx: --asrx-timeout-scale must be > 0" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
 
 
 def test_options_are_listed_once() -> None:
@@ -87,34 +58,41 @@ def test_options_are_listed_once() -> None:
         "--asrx-timeout-scale",
         "--asrx-ca-file",
         "--asrx-report",
+        "--asrx-json",
+        "--asrx-known",
+        "--asrx-max-message-bytes",
         "--asrx-profile",
         "--asrx-speed",
         "--asrx-engine",
     ):
-        assert proc.stdout.count(flag + " ") + proc.stdout.count(flag + "=") >= 1, flag
+        defined = [
+            ln for ln in proc.stdout.splitlines() if ln.startswith((f"  {flag}=", f"  {flag} "))
+        ]
+        assert len(defined) == 1, flag
 
 
-def test_pyargs_from_any_folder_with_report(tmp_path: Path) -> None:
-    report = tmp_path / "out" / "report.html"
+def test_pyargs_from_any_folder_with_reports(tmp_path: Path) -> None:
     with EmbeddedServer(engine="synthetic", apikeys=(KEY,)) as server:
-        proc = pytest_suite(
-            "--pyargs",
-            "harness.conformance",
+        out = run_with_artefacts(
+            tmp_path / "out",
             "-k",
             "handshake or auth",
             "--asrx-url",
             server.url,
-            f"--asrx-report={report}",
             "--asrx-strict",
             env={"ASRX_APIKEY": KEY},
             cwd=tmp_path,
         )
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    html = report.read_text(encoding="utf-8")
-    assert "OK: 6" in html and "FAILED: 0" in html
-    assert "§1.auth" in html and "test_bad_apikey_gets_no_session[query-string]" in html
-    assert "<script" not in html and "http://" not in html and "https://" not in html
-    assert KEY not in html and KEY not in proc.stdout
+    assert out.proc.returncode == 0, out.console[-3000:]
+    grades = out.grades()
+    assert grades["test_bad_apikey_gets_no_session[query-string]"] == "OK"
+    assert list(grades.values()).count("OK") == 6 and grades["test_handshake_wss"] == "SKIPPED"
+    assert out.result["verdict"] == "PASS" and out.result["strict"] is True
+    assert '<div class="v">PASS</div>' in out.html and "§1.auth" in out.html
+    assert "<script" not in out.html and "http://" not in out.html and "https://" not in out.html
+    for kind in ("HTML report", "JSON result", "JUnit XML"):
+        assert f"{kind}: {tmp_path / 'out'}" in out.console, kind
+    assert KEY not in out.everything()
 
 
 def test_non_strict_result_is_graded_by_strict_flag(tmp_path: Path) -> None:
@@ -124,21 +102,23 @@ def test_non_strict_result_is_graded_by_strict_flag(tmp_path: Path) -> None:
         engine="synthetic", apikeys=(KEY,), faults=("bad-key-close-late",)
     ) as server:
         base = [
-            "harness/conformance",
             "-k",
             "test_bad_apikey_gets_no_session and wrong",
             "--asrx-url",
             server.url,
             "--asrx-timeout-scale",
             "2",
-            f"--junitxml={tmp_path / 'j.xml'}",
         ]
-        lenient = pytest_suite(*base, env={"ASRX_APIKEY": KEY})
-        junit = (tmp_path / "j.xml").read_text(encoding="utf-8")
-        strict = pytest_suite(*base, "--asrx-strict", env={"ASRX_APIKEY": KEY})
-    assert lenient.returncode == 0, lenient.stdout[-2000:]
-    assert "asrx-non-strict" in junit and "close 1008" in junit
-    assert strict.returncode == 1 and "§1.auth-strict" in strict.stdout
+        lenient = run_with_artefacts(tmp_path / "l", *base, env={"ASRX_APIKEY": KEY})
+        strict = run_with_artefacts(
+            tmp_path / "s", *base, "--asrx-strict", env={"ASRX_APIKEY": KEY}
+        )
+    assert lenient.proc.returncode == 0, lenient.console[-2000:]
+    assert "asrx-non-strict" in lenient.junit and "close 1008" in lenient.junit
+    assert lenient.result["verdict"] == "PASS with NON-STRICT"
+    assert "PASS with NON-STRICT" in lenient.html and "NON-STRICT, by rule" in lenient.html
+    assert strict.proc.returncode == 1 and "§1.auth-strict" in strict.proc.stdout
+    assert strict.result["verdict"] == "FAIL"
 
 
 def test_plugin_is_inert_elsewhere(tmp_path: Path) -> None:
@@ -147,3 +127,4 @@ def test_plugin_is_inert_elsewhere(tmp_path: Path) -> None:
         str(tmp_path / "test_other.py"), cwd=tmp_path, env={"ASRX_URL": "not a url"}
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "asrx conformance" not in proc.stdout and "verdict" not in proc.stdout
