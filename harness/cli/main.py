@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "corpus": "harness.cli.corpus",
     "serve": "harness.cli.serve",
     "grade-client": "harness.cli.grade_client",
+    "conformance-diff": "harness.cli.conformance_diff",
 }
 #: Subcommands whose arguments belong to another program: argparse would reject them.
 PASSTHROUGH = frozenset({"load"})
