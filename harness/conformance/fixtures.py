@@ -57,14 +57,22 @@ def asrx_server(asrx_settings: SuiteSettings, request: pytest.FixtureRequest) ->
     run_state(request.config).redactor.add(key)
     extra = ("--profile", asrx_settings.profile) if asrx_settings.profile else ()
     server = EmbeddedServer(engine=asrx_settings.engine, apikeys=(key,), extra_args=extra)
-    try:
-        server.start()
-    except HarnessError as exc:
-        cannot_test(request, f"asrx: the embedded reference server did not start: {exc}")
+    problem = _start(server)
+    if problem:
+        cannot_test(request, f"asrx: the embedded reference server did not start: {problem}")
     try:
         yield server
     finally:
         server.close()
+
+
+def _start(server: Any) -> str:
+    """Start ``server``; why it did not start ("" when it did)."""
+    try:
+        server.start()
+    except HarnessError as exc:
+        return str(exc)
+    return ""
 
 
 async def _probe(target: Target) -> None:
@@ -86,10 +94,13 @@ def asrx_target(
         url, key, ca_file = s.url, s.apikey, s.ca_file
     target = Target(url, key, s.dialect, ca_file, s.timeouts, s.limits)
     run_state(request.config).target_url = target.url
+    problem = ""
     try:
         asyncio.run(_probe(target))
     except HarnessError as exc:
-        cannot_test(request, f"asrx: cannot test {target.url}: {exc}")
+        problem = str(exc)  # failed outside the handler: no exception chain in the report
+    if problem:
+        cannot_test(request, f"asrx: cannot test {target.url}: {problem}")
     return target
 
 
@@ -130,10 +141,8 @@ def asrx_tls_target(
     server = EmbeddedServer(
         engine="synthetic", apikeys=(key,), tls_cert=str(chain), tls_key=str(key_file)
     )
-    try:
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(f"the embedded TLS reference server did not start: {exc}", pytrace=False)
+    if problem := _start(server):
+        pytest.fail(f"the embedded TLS reference server did not start: {problem}", pytrace=False)
     try:
         yield replace(asrx_target, url=server.url, apikey=key, ca_file=str(ca_file))
     finally:

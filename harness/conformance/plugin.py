@@ -166,7 +166,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     result = _result(state)
     state.result = result
-    data = state.redactor.value(result.as_dict())
+    data = _redacted(result.as_dict(), state.redactor.text)
     settings = state.settings
     if settings is not None:
         for path, kind in ((settings.json_path, "json"), (settings.report, "html")):
@@ -179,6 +179,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 state.write_errors.append(f"cannot write {path}: {exc.strerror or exc}")
     if result.verdict == "ERROR" and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = EXIT_CANNOT_TEST  # nothing was tested: never green
+
+
+def _redacted(node: Any, clean: Callable[[str], str]) -> Any:
+    """Every string of a JSON-like value through ``clean`` (free text, newlines kept)."""
+    if isinstance(node, str):
+        return clean(node)
+    if isinstance(node, dict):
+        return {k: _redacted(v, clean) for k, v in node.items()}
+    if isinstance(node, list | tuple):
+        return [_redacted(v, clean) for v in node]
+    return node
 
 
 def _result(state: RunState) -> RunResult:
