@@ -51,7 +51,14 @@ class Scenario:
 
 #: Every scenario, in the order they run and are reported.
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("normal", "the reference server, as it always behaves", NORMAL_RULES),
+    # Every message 250 ms late, as from a recognizer with work to do: the instant reference
+    # server would confirm before a client that does not wait had even closed.
+    Scenario(
+        "normal",
+        "the reference server, every message 250 ms late as from a busy recognizer",
+        NORMAL_RULES,
+        delay_ms=250,
+    ),
     Scenario(
         "slow-final",
         "every server message 2 s late: the finals and the confirmation come slowly",
