@@ -155,7 +155,8 @@ def end_of_stream(f: Facts, o: GradeOptions) -> Verdict:
             if any("end of stream" in t.preview.lower() for t in other)
             else ""
         )
-        return failed(rule, expected, f"a text frame that is not it: {other[0].preview}{hint}")
+        quoted = f.run.redact(other[0].preview)
+        return failed(rule, expected, f"a text frame that is not it: {quoted}{hint}")
     if not eos:
         return failed(rule, expected, "no end-of-stream message", f"the client {f.ended()}")
     if len(eos) > 1:

@@ -174,6 +174,12 @@ def test_end_of_stream_exactly_once_and_nothing_else(texts: list[TextSeen]) -> N
     assert grades(run(sessions=[session(texts=texts)]))["C.end-of-stream"] == FAILED
 
 
+def test_a_key_a_client_sends_is_never_quoted() -> None:
+    texts = [TextSeen(T0 + 2, "json", 40, f'{{"apikey": "{KEY}"}}'), *session().texts]
+    v = grade_scenario(run(sessions=[session(texts=texts)]), OPTIONS).verdicts["C.end-of-stream"]
+    assert v.grade == FAILED and KEY not in str(v.findings) and "apikey" in str(v.findings)
+
+
 def test_closing_before_the_confirmation_fails_only_that() -> None:
     s = session()
     s.client_close_at = s.texts[0].at + 0.001
