@@ -30,8 +30,9 @@ from harness.clientgrade.verdict import DEFAULT_PACING_TOLERANCE, SHOWS_TEXT_MOD
 from harness.errors import UsageError
 from harness.exitcodes import INTERNAL_ERROR, INTERRUPTED, OK, TARGET_FAILED, USAGE
 
-#: pytest's exit code -> ours.
-EXIT_CODES = {0: OK, 1: TARGET_FAILED, 2: INTERRUPTED, 3: INTERNAL_ERROR, 4: USAGE, 5: USAGE}
+#: pytest's exit code -> ours. pytest's 2 is the suite's "nothing could be tested" (a Ctrl-C
+#: reaches this process too, and is answered with INTERRUPTED before this mapping).
+EXIT_CODES = {0: OK, 1: TARGET_FAILED, 2: TARGET_FAILED, 3: INTERNAL_ERROR, 4: USAGE, 5: USAGE}
 EPILOG = (
     "The command gets {url}, {apikey}, {audio} (raw 16 kHz s16le mono PCM) and {audio_wav} "
     "filled in, and the same values as ASRX_URL, ASRX_APIKEY, ASRX_AUDIO, ASRX_AUDIO_WAV. "

@@ -37,6 +37,7 @@ from harness.clientgrade.verdict import (
     ScenarioGrade,
 )
 from harness.conformance.settings import settings_from_config
+from harness.conformance.state import run_state
 from harness.errors import HarnessError, UsageError
 from harness.protocol.dialect import Dialect
 
@@ -212,6 +213,12 @@ def asrx_client_grades(
     options = GradeOptions(audio, s.dialect, s.pacing_tolerance, s.shows_text)
     grades = grade_all(runs, s.scenarios, options)
     pytestconfig.stash[_GRADES] = grades
+    # The suite's reports name what was graded: here the client, not a server.
+    state = run_state(pytestconfig)
+    state.target_url = f"client: {setup.shown_command}"
+    for run in runs.values():
+        for secret in run.secrets:
+            state.redactor.add(secret)
     record = record_testsuite_property
     assert callable(record)
     record("asrx-client-command", setup.shown_command)

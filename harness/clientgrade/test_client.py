@@ -3,8 +3,8 @@
 Run with the plugin: ``pytest -p harness.clientgrade.plugin --pyargs harness.clientgrade
 --asrx-client "COMMAND"`` (``asrx grade-client`` does). A verdict becomes a pytest outcome:
 OK passes, NON-STRICT passes with the finding recorded (fails under ``--asrx-strict``),
-FAILED fails, not graded skips with the reason, and a scenario that cannot be graded is an
-ERROR of each of its checks.
+FAILED fails, not graded is the suite's NOT JUDGED (a skip with the reason), and a scenario
+that cannot be graded is an ERROR of each of its checks (the suite's "could not test").
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from harness.clientgrade.plugin import client_settings, loaded
-from harness.clientgrade.verdict import ScenarioGrade, Verdict
+from harness.clientgrade.verdict import ScenarioGrade
 from harness.conformance.grading import Grader
 
 
@@ -32,26 +32,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def client_verdict(
+def client_grade(
     client_check: tuple[str, str],
     asrx_client_grades: dict[str, ScenarioGrade],
     request: pytest.FixtureRequest,
-) -> Verdict:
-    """The verdict of this check; an ERROR when its scenario cannot be graded."""
-    scenario, rule = client_check
+) -> ScenarioGrade:
+    """The check's scenario graded; a scenario that cannot be graded ends the check in its
+    setup, as an ERROR (JUnit ``<error>``), not a failure."""
+    scenario, _ = client_check
     grade = asrx_client_grades[scenario]
     request.node.user_properties.append(("asrx-client-scenario", scenario))
     request.node.user_properties.append(("asrx-client-seen", grade.seen))
     if grade.error:
-        pytest.fail(f"cannot grade the {scenario} scenario: {grade.error}", pytrace=False)
-    return grade.verdicts[rule]
+        strict = client_settings(request.config).strict
+        Grader(request.node, strict).cannot_test(f"the {scenario} scenario: {grade.error}")
+    return grade
 
 
-def test_client(client_verdict: Verdict, request: pytest.FixtureRequest) -> None:
-    if client_verdict.not_graded:
-        pytest.skip(f"not graded: {client_verdict.not_graded}")
-    strict = client_settings(request.config).strict
+def test_client(
+    client_check: tuple[str, str], client_grade: ScenarioGrade, request: pytest.FixtureRequest
+) -> None:
+    _, rule = client_check
+    grader = Grader(request.node, client_settings(request.config).strict)
+    verdict = client_grade.verdicts[rule]
+    if verdict.not_graded:
+        grader.not_judged(verdict.not_graded)
     # Keys were removed from everything a verdict says before it got here.
-    Grader(request.node, strict, None).check(
-        client_verdict.findings, context="; ".join(client_verdict.context)
-    )
+    grader.check(verdict.findings, context="; ".join(verdict.context))

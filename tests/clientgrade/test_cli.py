@@ -59,7 +59,7 @@ def assert_no_key(*texts: str) -> None:
 def test_asrx_stream_passes_every_scenario(tmp_path: Path) -> None:
     out = grade(
         "--utterance=en-single-04",
-        "--grace=6",
+        "--grace=10",
         "--jobs=3",
         "--junitxml=grade.xml",
         "--report=grade.html",
@@ -114,11 +114,12 @@ def test_the_public_example_client_findings(tmp_path: Path) -> None:
         "test_client[stall-mid-stream-C.ends-in-time]"
     ]
     assert outcomes["test_client[stall-mid-stream-C.exit-nonzero]"] == "skipped"
-    # About 1.6 x real time: 32 ms of audio every 20 ms plus the send.
+    # 32 ms of audio every 20 ms plus the send: about 1.6 x real time on an idle machine,
+    # less when a busy one oversleeps, never real time.
     pacing_case = cases["test_client[normal-C.pacing]"]
     (pacing,) = [v for k, v in properties(pacing_case) if k == "asrx-non-strict"]
     speed = float(re.search(r"(\d\.\d\d)× real time", pacing).group(1))  # type: ignore[union-attr]
-    assert 1.4 <= speed <= 1.7, pacing
+    assert 1.2 <= speed <= 1.65, pacing
     assert "still running after" in out.stdout and "killed" in out.stdout
 
 
