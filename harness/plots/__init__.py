@@ -1,0 +1,1 @@
+"""Pictures of sessions as self-contained SVG (no script, no external font or stylesheet)."""
