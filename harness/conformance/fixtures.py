@@ -169,4 +169,5 @@ def asrx(
 @pytest.fixture
 def asrx_grade(request: pytest.FixtureRequest, asrx_settings: SuiteSettings, asrx: Suite) -> Grader:
     asrx.current = request.node.nodeid
-    return Grader(request.node, asrx_settings.strict, asrx_settings.known)
+    clean = run_state(request.config).redactor.text
+    return Grader(request.node, asrx_settings.strict, asrx_settings.known, clean=clean)

@@ -16,8 +16,8 @@ reports; the plugin adds it to the JUnit XML as ``asrx-*`` properties (``record_
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import NoReturn
 
@@ -66,6 +66,8 @@ class CheckRecord:
     not_judged: str = ""
     #: Why the check could not test at all (no session opened): an ERROR, not a failure.
     cannot_test: str = ""
+    #: The text the grader ended the check with (already clean of keys).
+    outcome_text: str = ""
 
     def add_context(self, findings: Iterable[Finding]) -> None:
         for f in findings:
@@ -131,6 +133,9 @@ class Grader:
     strict: bool
     known: KnownDeviations | None = None
     today: date = field(default_factory=date.today)
+    #: Removes the keys from what a server said (``Finding.seen``); the plugin passes its
+    #: redactor's. The rest of a finding is the suite's own text, left as it is.
+    clean: Callable[[str], str] = str
     record: CheckRecord = field(init=False)
 
     def __post_init__(self) -> None:
@@ -146,27 +151,31 @@ class Grader:
         check as a known failure when all of those are known, else return (pass)."""
         rec = self.record
         rec.context = rec.context or context
-        found = list(dict.fromkeys(findings))  # a finding seen twice is graded once
+        # A finding seen twice is graded once.
+        found = list(dict.fromkeys(replace(f, seen=self.clean(f.seen)) for f in findings))
         rec.add_context(f for f in found if f.rule not in rec.rules)
         for f in (f for f in found if f.rule in rec.rules):
             self._grade(f)
         if rec.failing or rec.expired:
-            pytest.fail(failure_text(rec), pytrace=False)
+            rec.outcome_text = failure_text(rec)
+            pytest.fail(rec.outcome_text, pytrace=False)
         if rec.known:
             reasons = "; ".join(sorted({f"{d.label}: {d.reason}" for _, d in rec.known}))
-            pytest.xfail(f"known deviation ({reasons})")
+            rec.outcome_text = f"known deviation ({reasons})"
+            pytest.xfail(rec.outcome_text)
 
     def not_judged(self, reason: str, because: Iterable[Finding] = ()) -> NoReturn:
         """Skip: the check cannot judge its rules because the server broke ``because``."""
         rec = self.record
-        rec.add_context(because)
+        rec.add_context(replace(f, seen=self.clean(f.seen)) for f in because)
         rec.not_judged = reason
-        pytest.skip(f"not judged: {reason}")
+        rec.outcome_text = f"not judged: {reason}"
+        pytest.skip(rec.outcome_text)
 
     def cannot_test(self, reason: str) -> NoReturn:
         """End the check as an ERROR: it could not test (the server gave it no session)."""
-        self.record.cannot_test = f"could not test: {reason}"
-        pytest.fail(self.record.cannot_test, pytrace=False)
+        self.record.cannot_test = self.record.outcome_text = f"could not test: {self.clean(reason)}"
+        pytest.fail(self.record.outcome_text, pytrace=False)
 
     def _grade(self, f: Finding) -> None:
         rec = self.record

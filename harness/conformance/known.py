@@ -23,6 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.protocol.escape import printable
 from harness.protocol.rules import RULES
 
 #: Bytes of known-deviations file read at most: the file is a short hand-written list.
@@ -113,7 +114,7 @@ def _entry(item: object, index: int, where: str) -> Deviation:
         raise UsageError(f"{at}: 'check' must name a check, such as 'test_message_schema'")
     if not isinstance(reason, str) or not reason.strip():
         raise UsageError(f"{at}: needs a 'reason'")
-    return Deviation(index, reason.strip(), rule, check, _date(item.get("expires"), at))
+    return Deviation(index, printable(reason.strip()), rule, check, _date(item.get("expires"), at))
 
 
 def _date(value: object, at: str) -> date | None:
