@@ -47,7 +47,7 @@ RULES: dict[str, str] = {
     "mono PCM given",
     "C.frame-size": "audio frames hold whole samples, 10 ms to 1 s each (NON-STRICT)",
     "C.pacing": "audio is sent at real time within the tolerance (faster: NON-STRICT)",
-    "C.pacing-gaps": "no pause between audio frames beyond a frame's duration + 100 ms "
+    "C.pacing-gaps": "no pause between audio frames beyond a frame's duration + 250 ms "
     "(NON-STRICT)",
     "C.end-of-stream": "exactly one end-of-stream message, in the expected form, after the "
     "last audio frame, and no other text frame",

@@ -115,6 +115,10 @@ def test_a_pause_mid_stream_is_a_gap() -> None:
     v = grade_scenario(run(sessions=[session(frames=fr)]), OPTIONS).verdicts
     assert v["C.pacing-gaps"].grade == NON_STRICT
     assert "the longest 300 ms beyond, after 0.32 s of audio" in v["C.pacing-gaps"].findings[0].seen
+    jitter = frames()
+    for f in jitter[10:]:
+        f[0] += 0.2  # what a busy machine may add: not a gap
+    assert grades(run(sessions=[session(frames=jitter)]))["C.pacing-gaps"] == OK
 
 
 @pytest.mark.parametrize(
