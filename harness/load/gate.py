@@ -77,11 +77,18 @@ def fingerprint(stats: RunStats) -> tuple[int, ...]:
     return (stats.sessions, stats.sessions_ok, stats.failed, *counts)
 
 
+def target_url(environment: Environment) -> str:
+    """The URL the run's users connect to (the web UI's host field may be cleared)."""
+    return environment.host or state(environment).embedded_url or ""
+
+
 def embedded_engine(environment: Environment) -> str | None:
-    """The engine of the embedded server this run uses, or None for an outside ``--host``."""
+    """The engine of the embedded server this run uses, or None for an outside host."""
     st = state(environment)
-    if st.embedded_engine is not None or environment.host:
-        return st.embedded_engine
+    if st.embedded_url is not None:
+        return st.embedded_engine if target_url(environment) == st.embedded_url else None
+    if environment.host:
+        return None
     # At init, before the asrx user's listener has started it: no host means it will.
     return LoadOptions.from_parsed(environment.parsed_options).engine
 
@@ -197,7 +204,7 @@ def finish(environment: Environment, *, now: dt.datetime | None = None) -> Judge
         settings=settings_of(environment),
         redactor=st.redactor,
         target=report.target_info(
-            st.redactor.url(environment.host or ""), embedded_engine(environment)
+            st.redactor.url(target_url(environment)), embedded_engine(environment)
         ),
         started_at=gate.started_at,
         ended_at=now,

@@ -94,6 +94,7 @@ def _start_embedded_server(environment: Environment, opts: LoadOptions) -> None:
         fail_usage(environment, f"cannot start the embedded server: {exc}")
     state(environment).server = server
     state(environment).embedded_engine = opts.engine
+    state(environment).embedded_url = server.url
     environment.host = server.url
     log.info("asrx: no --host given; embedded %s server at %s", opts.engine, server.url)
 

@@ -47,8 +47,9 @@ class RunState:
     corpus_dir: str = ""
     frames: dict[str, list[bytes]] = field(default_factory=dict)
     server: Any = None
-    #: The engine of the embedded server this run started (kept after it stops).
+    #: The engine and URL of the embedded server this run started (kept after it stops).
     embedded_engine: str | None = None
+    embedded_url: str | None = None
     targets: dict[str, Target] = field(default_factory=dict)
     #: Removes the run's key from logs and reports (the embedded server's key is added
     #: when it is made).

@@ -25,6 +25,7 @@ from locust import User, constant, task
 
 import harness.load.lifecycle  # noqa: F401  (installs the listeners)
 from harness.corpus.manifest import Utterance
+from harness.errors import UsageError
 from harness.exitcodes import USAGE
 from harness.load.abort import abort
 from harness.load.client import AsrxClient
@@ -40,13 +41,18 @@ class AsrxUser(User):
     client: AsrxClient
 
     def on_start(self) -> None:
-        host = self.host or self.environment.host
-        if not host:
-            abort(self.environment, "no host: pass --host ws://... or wss://...", USAGE)
+        st = state(self.environment)
+        # The web UI's host field may be cleared: the run's embedded server still stands.
+        embedded = st.server.url if st.server is not None else None
+        host = self.host or self.environment.host or embedded
+        try:
+            if not host:
+                raise UsageError("no host: pass --host ws://... or wss://...")
+            options = LoadOptions.from_parsed(self.environment.parsed_options)
+            self.client = AsrxClient(self.environment, host, options)
+        except UsageError as exc:  # a bad host or option typed into the web UI
+            abort(self.environment, str(exc), USAGE)
             self.stop()
-            return
-        options = LoadOptions.from_parsed(self.environment.parsed_options)
-        self.client = AsrxClient(self.environment, host, options)
 
     @property
     def utterances(self) -> Sequence[Utterance]:

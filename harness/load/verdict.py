@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.exitcodes import HARNESS_SATURATED, OK, SLO_BREACHED, TARGET_FAILED
+from harness.exitcodes import HARNESS_SATURATED, OK, SLO_BREACHED, TARGET_FAILED, USAGE
 from harness.load.slo import LATENCY_KEYS_SPEC, SLO
 from harness.load.stats import RunStats
 from harness.protocol.metrics import DEFAULT_LATENESS_BOUND_MS
@@ -38,6 +38,7 @@ ABORT_VERDICT = "run_not_aborted"
 MEANINGS: dict[int, str] = {
     OK: "passed: every check held",
     TARGET_FAILED: "run failed: sessions failed or none completed",
+    USAGE: "usage error: a bad option, host or corpus",
     SLO_BREACHED: "SLO breached",
     HARNESS_SATURATED: "harness saturated: latencies untrusted",
 }

@@ -50,7 +50,7 @@ def latency_rows(stats: RunStats) -> list[dict[str, Any]]:
         h = stats.histograms[name]
         rows.append(
             {
-                "name": name,
+                "row": name,
                 "count": h.count,
                 "p50": _ms(h.percentile(50)),
                 "p95": _ms(h.percentile(95)),
@@ -73,7 +73,7 @@ def status(environment: Environment) -> dict[str, Any]:
         "sessions_failed": stats.failed,
         "failures": dict(stats.failures),
         "failure_messages": {k: dict(v) for k, v in stats.failure_messages.items()},
-        "latencies": {r["name"]: {c: r[c] for c in _COLUMNS} for r in latency_rows(stats)},
+        "latencies": {r["row"]: {c: r[c] for c in _COLUMNS} for r in latency_rows(stats)},
         "verdict": None
         if last is None
         else {
@@ -88,21 +88,27 @@ def status(environment: Environment) -> dict[str, Any]:
 
 
 def tab_rows(environment: Environment) -> list[dict[str, Any]]:
-    """The rows of the asrx tab: latencies, then sessions, then the last verdict."""
+    """The rows of the asrx tab: the last verdict, the sessions, then the latencies.
+
+    Locust's table sorts its rows by their ``name`` field, which the tab does not show: it
+    holds the order, ``row`` the label.
+    """
     s = status(environment)
-    rows = latency_rows(run_stats(environment))
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(s["failures"].items())) or "none failed"
-    rows.append(
-        {"name": "sessions", "count": s["sessions_ok"] + s["sessions_failed"], "note": kinds}
-    )
     v = s["verdict"]
     note = (
         "judged when the run stops"
         if v is None
         else f"{'PASS' if v['passed'] else 'FAIL'} (exit {v['exit_code']}): {v['headline']}; "
-        "report: Download Data > asrx report, or /asrx"
+        "the report: Download Data > asrx report, or the page /asrx"
     )
-    rows.append({"name": "verdict", "note": note})
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(s["failures"].items())) or "none failed"
+    rows = [
+        {"row": "verdict", "note": note},
+        {"row": "sessions", "count": s["sessions_ok"] + s["sessions_failed"], "note": kinds},
+        *latency_rows(run_stats(environment)),
+    ]
+    for i, row in enumerate(rows):
+        row["name"] = f"{i:02d}"
     return rows
 
 
@@ -120,7 +126,7 @@ def _page(environment: Environment) -> str:
         )
     head = "".join(f"<th>{c}</th>" for c in ("metric", *_COLUMNS, "what"))
     body = "".join(
-        f"<tr><td>{escape(r['name'])}</td>"
+        f"<tr><td>{escape(r['row'])}</td>"
         + "".join(f'<td class="n">{escape(str(r[c]))}</td>' for c in _COLUMNS)
         + f"<td>{escape(r['note'])}</td></tr>"
         for r in latency_rows(run_stats(environment))
@@ -144,7 +150,7 @@ th{{background:#f3f3f3}}td.n{{text-align:right;font-variant-numeric:tabular-nums
 .banner.fail{{border-color:#b00020;background:#fdeef0}}
 .badge{{color:#fff;padding:2px 10px;border-radius:4px;font-weight:700}}
 .badge.pass{{background:#06702a}}.badge.fail{{background:#b00020}}.muted{{color:#777}}
-</style></head><body><h1>asrx: {escape(str(s["state"]))}</h1>{verdict}
+</style></head><body><h1>asrx live figures (run {escape(str(s["state"]))})</h1>{verdict}
 <p>{s["sessions_ok"]} session(s) completed, {s["sessions_failed"]} failed.
 Latencies in ms, full resolution, from completed sessions only.
 <a href="./">Back to Locust</a></p>
@@ -165,7 +171,7 @@ def install(environment: Environment) -> None:
             {
                 "key": TAB,
                 "structure": [
-                    {"key": "name", "title": "asrx"},
+                    {"key": "row", "title": "asrx"},
                     *({"key": c, "title": c if c == "count" else f"{c} ms"} for c in _COLUMNS),
                     {"key": "note", "title": "what / verdict"},
                 ],
