@@ -166,7 +166,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = run_state(session.config)
     if not state.active:
         return
-    result = _result(state)
+    result = _result(state, selected=sum(1 for i in session.items if is_check(i)))
     state.result = result
     data = result.as_dict()
     settings = state.settings
@@ -183,7 +183,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = EXIT_CANNOT_TEST  # nothing was tested: never green
 
 
-def _result(state: RunState) -> RunResult:
+def _result(state: RunState, selected: int) -> RunResult:
     settings = state.settings
     target = state.target_url or (settings.url if settings and settings.url else "")
     if settings is not None and settings.embedded:
@@ -199,6 +199,7 @@ def _result(state: RunState) -> RunResult:
         strict=bool(settings and settings.strict),
         untestable=state.redactor.text(state.untestable),
         known=settings.known if settings else None,
+        selected=selected,
     )
 
 

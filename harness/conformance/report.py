@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from harness.conformance.results import GRADES
 from harness.protocol.escape import printable, safe_json
 from harness.protocol.rules import RULES, doc_anchor
 
@@ -31,7 +32,7 @@ NON_STRICT_WHEN = {
 }
 
 #: Checks shown per rule, and 'seen' lines per expectation, before a disclosure.
-CHECKS_SHOWN = 5
+CHECKS_SHOWN = 3
 SEEN_SHOWN = 3
 
 _CSS = """
@@ -40,7 +41,8 @@ main{max-width:1150px;margin:0 auto;padding:1.2em 1.5em 3em}
 a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}
 .banner{padding:1em 1.5em;color:#fff;border-radius:8px;margin:.5em 0 1em}
 .banner .v{font-size:2em;font-weight:700;letter-spacing:.02em}
-.banner .c{font-size:1.05em;opacity:.95}.banner .e{margin-top:.4em;font-weight:600}
+.banner .c{font-size:1.05em;opacity:.95}.banner .r{margin-top:.3em}
+.banner a{color:#fff;text-decoration:underline}.banner .e{margin-top:.4em;font-weight:600}
 .b-PASS{background:#1e7e34}.b-PASS-with-NON-STRICT{background:#5f7d1a}
 .b-FAIL{background:#b3261e}.b-ERROR{background:#6b2c91}
 table{border-collapse:collapse;width:100%;background:#fff}
@@ -55,7 +57,8 @@ h2{font-size:1.25em;margin:1.6em 0 .5em;border-bottom:2px solid #ddd;padding-bot
 .rule h3{font-size:1.05em;margin:.2em 0 .4em}.rule h3 .d{font-weight:400;color:#444}
 .fx td{border:none;border-top:1px solid #eee;padding:5px 8px}.fx{margin-bottom:.3em}
 .ck{width:30%}.ck .mono{font-weight:600}.x{margin:.1em 0}
-.x ul{margin:.1em 0 .2em;padding-left:1.3em}
+.x ul{display:inline-block;vertical-align:top;margin:0 0 .2em;padding-left:1.2em}
+.x details{margin-left:5.2em}
 .l{display:inline-block;width:5.2em;color:#666;font-size:12px}.x .l{vertical-align:top}
 .t{color:#777;font-size:.9em}
 code,.mono{font-family:ui-monospace,monospace;font-size:12.5px;white-space:pre-wrap;
@@ -67,6 +70,7 @@ details{margin:.3em 0}summary{cursor:pointer}
 .g-SKIPPED,.g-NOT-JUDGED{color:#777}
 .mod>summary{font-weight:600;padding:.3em 0}.mod table{font-size:13px}
 .gl td:first-child{white-space:nowrap;font-family:ui-monospace,monospace}
+.gl td:nth-child(3){width:24%}.gl td:last-child{width:22%;overflow-wrap:anywhere}
 .gl tr:target{background:#fff3c4}.note{color:#555;font-size:.92em}
 """
 
@@ -260,19 +264,37 @@ def _glossary(data: dict[str, Any]) -> str:
         for r in c["rules"]:
             used[r].append(c["id"].split("[", 1)[0])
     rows = "".join(
-        f'<tr id="rule-{e(rule)}"><td>§{e(rule)}</td><td>{e(text)}</td>'
+        f'<tr id="rule-{e(rule)}"><td>§{e(rule)}</td><td>{e(text)}'
+        f'<div class="t mono">{e(doc_anchor(rule))}</div></td>'
         f"<td>{e(NON_STRICT_WHEN.get(rule, 'FAILED when broken'))}</td>"
-        f'<td class="mono">{e(", ".join(dict.fromkeys(used.get(rule, []))))}</td>'
-        f'<td class="mono">{e(doc_anchor(rule))}</td></tr>'
+        f'<td class="mono">{e(", ".join(dict.fromkeys(used.get(rule, []))))}</td></tr>'
         for rule, text in RULES.items()
     )
     return (
-        '<h2 id="rules">Rules</h2><p class="note">Each rule is explained, with what the '
-        "public documentation says and why it is graded so, in the section named in the last "
-        "column of the harness's docs/protocol.md.</p>"
+        '<h2 id="rules">Rules</h2><p class="note">What each rule asks, how this suite grades '
+        "it, and which checks enforce it. Each is explained, with what the public "
+        "documentation says and why it is graded so, in the section of the harness's "
+        "docs/protocol.md named under it.</p>"
         '<table class="gl"><tr><th>rule</th><th>meaning</th><th>graded</th>'
-        f"<th>checks in this run</th><th>explained in</th></tr>{rows}</table>"
+        f"<th>checks in this run</th></tr>{rows}</table>"
     )
+
+
+def _failed_rules(data: dict[str, Any]) -> str:
+    """The banner's second line: each failed rule (linked) with how many checks it failed."""
+    per_rule: dict[str, int] = defaultdict(int)
+    for c in data["checks"]:
+        if c["grade"] == "FAILED":
+            for rule in dict.fromkeys(f["rule"] for f in c["failing"]):
+                per_rule[rule] += 1
+    if not per_rule:
+        return ""
+    order = list(RULES)
+    items = sorted(per_rule.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
+    links = ", ".join(
+        f'<a href="#rule-{e(r)}">§{e(r)}</a> ({n} check{"s" if n > 1 else ""})' for r, n in items
+    )
+    return f'<div class="r">failed rules: {links}</div>'
 
 
 def render(data: dict[str, Any]) -> str:
@@ -280,7 +302,9 @@ def render(data: dict[str, Any]) -> str:
     counts: dict[str, int] = defaultdict(int)
     for c in data["checks"]:
         counts[c["grade"]] += 1
-    count_text = " · ".join(f"{n} {g}" for g, n in counts.items() if n) or "no check ran"
+    count_text = " · ".join(f"{counts[g]} {g}" for g in GRADES if counts[g]) or "no check ran"
+    if data.get("not_run"):
+        count_text += f" · {data['not_run']} not run"
     error = f'<div class="e">{e(data["error"])}</div>' if data.get("error") else ""
     mode = (
         "strict"
@@ -328,6 +352,7 @@ def render(data: dict[str, Any]) -> str:
         f"<title>asrx conformance: {e(verdict)}: {e(data['target'])}</title>"
         f"<style>{_CSS}</style></head><body><main>"
         f'<div class="banner b-{css_verdict}"><div class="v">{e(verdict)}</div>'
-        f'<div class="c">{e(count_text)}</div>{error}</div>{meta}<nav>{nav}</nav>{body}'
+        f'<div class="c">{e(count_text)}</div>{_failed_rules(data)}{error}</div>'
+        f"{meta}<nav>{nav}</nav>{body}"
         "</main></body></html>\n"
     )

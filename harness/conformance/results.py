@@ -91,6 +91,8 @@ class RunResult:
     strict: bool
     checks: list[CheckResult]
     error: str = ""
+    #: Checks selected but never run (the run stopped: nothing could be tested).
+    not_run: int = 0
     setup_s: float = 0.0
     known_file: str = ""
     deviations: list[DeviationStatus] = field(default_factory=list)
@@ -210,6 +212,7 @@ def build_result(
     strict: bool,
     untestable: str,
     known: KnownDeviations | None,
+    selected: int = 0,
 ) -> RunResult:
     checks = []
     setup_s = 0.0
@@ -230,6 +233,7 @@ def build_result(
         strict=strict,
         checks=checks,
         error=error,
+        not_run=max(0, selected - len(checks)),
         setup_s=round(setup_s, 1),
         known_file=str(known.path) if known else "",
         deviations=deviation_statuses(known, logs, checks) if known else [],
