@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.cli.stream_words import StreamWords, check_options, stream_words, word_report
 from harness.client.aio import clock, stream
 from harness.client.display import JsonLines, LiveTranscript, summary_dict, summary_text
 from harness.client.sources import SegmentWatcher, file_frames, import_sounddevice, mic_frames
@@ -18,10 +19,11 @@ from harness.corpus import Utterance, load_corpus, score
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import INTERRUPTED
 from harness.limits import DEFAULT_MAX_MESSAGE_BYTES, Limits
+from harness.plots.partials import partials_svg
 from harness.protocol.audio import DEFAULT_FRAME_BYTES
 from harness.protocol.dialect import DEFAULT_DIALECT, load_profile
 from harness.protocol.events import Event, Finding
-from harness.protocol.metrics import session_metrics
+from harness.protocol.metrics import Segment, session_metrics
 from harness.protocol.result import StreamResult
 from harness.timeouts import DEFAULT_TIMEOUTS
 
@@ -90,6 +92,23 @@ def add_parser(sub: Any) -> None:
         default="en",
         help="language of --ref (default en; th, zh, ja, ... are scored by CER)",
     )
+    timing = p.add_mutually_exclusive_group()
+    timing.add_argument(
+        "--timings",
+        metavar="FILE",
+        help="word times of FILE for the word latencies (UPL): an aligner's TextGrid "
+        "(Montreal Forced Aligner) or CTM, any language; its words go on --ref's text",
+    )
+    timing.add_argument(
+        "--align",
+        action="store_true",
+        help="align --ref's text to FILE with pocketsphinx (English) for the word latencies",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="SVG",
+        help="write a partials-over-time picture of the session (self-contained SVG)",
+    )
     p.set_defaults(run=run)
 
 
@@ -104,6 +123,11 @@ def _target(args: argparse.Namespace) -> Target:
         raise UsageError(f"--timeout-scale must be > 0, got {args.timeout_scale}")
     if args.max_message_bytes <= 0:
         raise UsageError(f"--max-message-bytes must be > 0, got {args.max_message_bytes}")
+    check_options(args)
+    if args.plot and not Path(args.plot).resolve().parent.is_dir():
+        raise UsageError(f"--plot {args.plot}: no such folder to write it in")
+    if args.plot and Path(args.plot).is_dir():
+        raise UsageError(f"--plot {args.plot}: is a folder, not a file name")
     apikey = args.apikey if args.apikey is not None else os.environ.get("ASRX_APIKEY")
     dialect = load_profile(args.profile) if args.profile else DEFAULT_DIALECT
     return Target(
@@ -151,6 +175,7 @@ async def _run(args: argparse.Namespace, target: Target) -> int:
     out = sys.stdout
     watcher = SegmentWatcher()
     utt = _utterance(args)
+    words = stream_words(args, utt)
     if args.mic:
         import_sounddevice()  # fail before connecting when the mic extra is missing
         frames: Any = (
@@ -200,7 +225,24 @@ async def _run(args: argparse.Namespace, target: Target) -> int:
         loop.remove_signal_handler(signal.SIGINT)
     if live:
         live.finish()
-    return _report(args, result, watcher.finish(), utt, jsonl, interrupts > 0)
+    return _report(args, result, watcher.finish(), utt, words, jsonl, interrupts > 0, t0)
+
+
+def _write_plot(
+    path: str, result: StreamResult, words: StreamWords, segments: list[Segment], title: str
+) -> None:
+    svg = partials_svg(
+        result.session.timeline,
+        words.words,
+        words.lang,
+        segments,
+        title=title,
+        completed=result.completed,
+    )
+    try:
+        Path(path).write_text(svg, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--plot {path}: cannot write: {exc.strerror or exc}") from None
 
 
 def _device(device: str | None) -> str | int | None:
@@ -212,18 +254,22 @@ def _report(
     result: StreamResult,
     vad_segments: list[tuple[float, float]],
     utt: Utterance | None,
+    words: StreamWords,
     jsonl: JsonLines | None,
     interrupted: bool,
+    t0: float,
 ) -> int:
     tl = result.session.timeline
     if utt is not None:
-        metrics = session_metrics(tl, utt.segments)
+        segments = list(utt.segments)
         source = f"from the manifest of {args.corpus}"
         reference, lang = utt.text, utt.lang
     else:
-        metrics = session_metrics(tl, vad_segments)
+        segments = vad_segments
         source = "from the local VAD"
         reference, lang = args.ref, args.lang
+    metrics = session_metrics(tl, segments)
+    report = word_report(result, words)
     if reference is not None:
         sc = score(reference, " ".join(metrics.sentences), lang)
         metrics.extra["accuracy"] = {
@@ -238,14 +284,19 @@ def _report(
             jsonl.emit("finding", tl.closed_at, rule=f.rule, expected=f.expected, seen=f.seen)
         else:
             print(f"finding: {f}", file=sys.stderr)
+    if args.plot:
+        name = utt.id if utt is not None else Path(args.file or "microphone").name
+        _write_plot(args.plot, result, words, segments, f"asrx stream: {name}")
+        metrics.extra["plot"] = args.plot
     if jsonl:
         if tl.closed_at is not None:
             jsonl.emit("closed", tl.closed_at, code=tl.close_code, reason=tl.close_reason)
-        jsonl.emit("summary", None, end=result.end.value, **summary_dict(metrics, source))
+        fields = summary_dict(metrics, source, report, t0)
+        jsonl.emit("summary", None, end=result.end.value, **fields)
         if result.error:
             jsonl.emit("error", None, message=str(result.error))
     else:
-        sys.stdout.write(summary_text(metrics, source))
+        sys.stdout.write(summary_text(metrics, source, report))
         sys.stdout.flush()
     if result.error:
         print(f"asrx stream: error: {result.error}", file=sys.stderr)

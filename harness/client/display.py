@@ -9,11 +9,33 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TextIO
 
 from harness.protocol.escape import printable, safe_json
 from harness.protocol.events import Confirmation, Event, Finding, Transcript
 from harness.protocol.metrics import DEFAULT_LATENESS_BOUND_MS, SessionMetrics, Summary, summarize
+from harness.protocol.words import ReferenceWord, WordLatencies, WordStatus
+
+#: The fates of a reference word, in the order the summary counts them.
+WORD_STATUSES: tuple[WordStatus, ...] = ("final", "lost", "missed", "untimed", "unsent")
+
+
+@dataclass(frozen=True)
+class WordReport:
+    """The word latencies of one session (``word_latencies``) as ``asrx stream`` shows them."""
+
+    words: Sequence[ReferenceWord]
+    latencies: WordLatencies
+    #: Where the words' times come from; None when none has times.
+    timings_from: str | None
+    #: Why UPL is not shown (no timings, or the session did not complete); None when it is.
+    not_shown: str | None
+
+    @property
+    def counted(self) -> bool:
+        return self.not_shown is None
 
 
 class LiveTranscript:
@@ -96,9 +118,12 @@ def _row(name: str, s: Summary) -> str:
     )
 
 
-def summary_dict(m: SessionMetrics, segments_from: str) -> dict[str, object]:
+def summary_dict(
+    m: SessionMetrics, segments_from: str, words: WordReport | None = None, t0: float = 0.0
+) -> dict[str, object]:
+    """The summary event's fields; ``t0`` is the clock reading times are counted from."""
     late = summarize(m.lateness_ms)
-    return {
+    out: dict[str, object] = {
         "sentences": m.sentences,
         "speech_segments": m.corpus_segments,
         "segments_from": segments_from,
@@ -109,11 +134,64 @@ def summary_dict(m: SessionMetrics, segments_from: str) -> dict[str, object]:
         "close_ms": m.close_ms,
         "send_lateness_ms": late.as_dict(),
         "harness_saturated": bool(late.p99 is not None and late.p99 > DEFAULT_LATENESS_BOUND_MS),
-        **m.extra,
+    }
+    if words is not None:
+        out.update(word_dict(words, t0))
+    out.update(m.extra)
+    return out
+
+
+def word_dict(report: WordReport, t0: float) -> dict[str, object]:
+    """``upl_ms`` and ``word_finalization_ms`` (count and percentiles, None when not shown)
+    and ``words``: where the times came from, why not shown, counts by status, each word."""
+    lat = report.latencies
+    counted = report.counted
+    each = []
+    for w in lat.words:
+        ref = report.words[w.index]
+        each.append(
+            {
+                "index": w.index,
+                "text": w.text,
+                "start_ms": ref.start_ms,
+                "end_ms": w.end_ms,
+                "status": w.status,
+                "upl_ms": w.upl_ms if counted else None,
+                "finalization_ms": w.finalization_ms if counted else None,
+                "first_t_ms": _since(w.first_at, t0),
+                "final_t_ms": _since(w.final_at, t0),
+                "revisions": w.revisions,
+            }
+        )
+    words: dict[str, object] = {"timings_from": report.timings_from, "not_shown": report.not_shown}
+    words.update({status: lat.count(status) for status in WORD_STATUSES})
+    words["list"] = each
+    return {
+        "upl_ms": summarize(lat.upl_ms).as_dict() if counted else None,
+        "word_finalization_ms": summarize(lat.finalization_ms).as_dict() if counted else None,
+        "words": words,
     }
 
 
-def summary_text(m: SessionMetrics, segments_from: str) -> str:
+def _since(at: float | None, t0: float) -> float | None:
+    return None if at is None else round((at - t0) * 1000.0, 3)
+
+
+def word_lines(report: WordReport) -> list[str]:
+    """The summary's word latency rows, or the one line that says why they are not shown."""
+    lat = report.latencies
+    if report.not_shown is not None:
+        return [f"  word latency (UPL)         not shown: {report.not_shown}"]
+    fates = ", ".join(f"{lat.count(s)} {s}" for s in WORD_STATUSES if s != "unsent" or lat.count(s))
+    return [
+        _row("word latency (UPL)", summarize(lat.upl_ms)) + "  (end of word to first shown)",
+        _row("word finalization", summarize(lat.finalization_ms)) + "  (end of word to final)",
+        f"  words                      {len(lat.words)}: {fates}"
+        f" (times from {report.timings_from})",
+    ]
+
+
+def summary_text(m: SessionMetrics, segments_from: str, words: WordReport | None = None) -> str:
     lines = ["", "summary"]
     segs = "?" if m.corpus_segments is None else str(m.corpus_segments)
     lines.append(
@@ -131,6 +209,8 @@ def summary_text(m: SessionMetrics, segments_from: str) -> str:
     per = "  ".join(f"#{i + 1} {_fmt(v)}" for i, v in enumerate(m.sentence_ms)) or "-"
     lines.append(f"  sentence latency           {per} ms  (end of speech to final)")
     lines.append(f"  close latency              {_fmt(m.close_ms)} ms")
+    if words is not None:
+        lines += word_lines(words)
     late = summarize(m.lateness_ms)
     lines.append(_row("send lateness", late))
     health = (

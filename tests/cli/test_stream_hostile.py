@@ -9,7 +9,9 @@ import pty
 import subprocess
 import tempfile
 import threading
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -97,6 +99,32 @@ def test_escapes_in_json_output_are_escaped_and_lossless() -> None:
     assert texts and all(ESCAPES in t for t in texts)  # JSON escapes decode back exactly
     (finding,) = [e for e in events if e["event"] == "finding"]
     assert finding["rule"] == "3.json" and "\x1b" not in finding["seen"]
+
+
+def test_escapes_in_the_plot_are_text_never_markup(tmp_path: Path) -> None:
+    """The picture's rows are the transcript's words here: the server's own text."""
+    out = tmp_path / "partials.svg"
+    with hostile_server("escapes") as url:
+        r = run_measured(*stream_args(url, "--plot", str(out)))
+    assert r.returncode == 1  # the one message that is not JSON; the picture is still drawn
+    data = out.read_bytes()
+    assert_no_raw_control(data)
+    root = ET.fromstring(data)  # well-formed: no server text ended an element
+    svg = "{http://www.w3.org/2000/svg}"
+    assert {el.tag.removeprefix(svg) for el in root.iter()} <= {
+        "svg",
+        "title",
+        "rect",
+        "text",
+        "g",
+        "line",
+        "circle",
+        "path",
+        "polyline",
+    }
+    texts = [el.text or "" for el in root.iter()]
+    assert any("\\x1b]0;pwned\\x07" in t for t in texts)  # shown, escaped
+    assert any("<script>alert(1)</script>" in t for t in texts)  # as text, not an element
 
 
 def test_escapes_on_a_terminal_only_our_own_cursor_control() -> None:
