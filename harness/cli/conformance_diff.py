@@ -21,6 +21,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from harness.conformance.capped import read_capped
+from harness.conformance.results import FORMAT, PASSING
 from harness.errors import UsageError
 from harness.exitcodes import OK, TARGET_FAILED
 from harness.protocol.escape import printable
@@ -28,7 +30,6 @@ from harness.protocol.escape import printable
 #: Largest result file read: a JUnit XML of a few hundred checks is well under 1 MiB.
 MAX_FILE_BYTES = 64 << 20
 FAILING = frozenset({"FAILED", "ERROR"})
-PASSING = frozenset({"OK", "NON-STRICT", "KNOWN"})
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -46,13 +47,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def grades(path: Path) -> dict[str, str]:
     """Check name -> grade (FAILED, ERROR, KNOWN, NON-STRICT, OK, SKIPPED, NOT JUDGED)."""
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise UsageError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MiB, not a result")
+    raw = read_capped(path, MAX_FILE_BYTES, f"cannot read {path}")
     if raw.lstrip().startswith(b"<"):
         return _junit_grades(raw, path)
     return _json_grades(raw, path)
@@ -61,7 +56,7 @@ def grades(path: Path) -> dict[str, str]:
 def _json_grades(raw: bytes, path: Path) -> dict[str, str]:
     try:
         data = json.loads(raw)
-        if data.get("format", "").startswith("asrx-conformance/"):
+        if data.get("format") == FORMAT:
             return {str(c["id"]): str(c["grade"]) for c in data["checks"]}
     except (ValueError, AttributeError, KeyError, TypeError):
         pass

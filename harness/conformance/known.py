@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from harness.conformance.capped import read_capped
 from harness.errors import UsageError
 from harness.protocol.escape import printable
 from harness.protocol.rules import RULES
@@ -77,13 +78,7 @@ class KnownDeviations:
 def load_known(path: Path) -> KnownDeviations:
     """Read and check the file; ``UsageError`` with one line naming the problem."""
     where = str(path)
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"--asrx-known {where}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise UsageError(f"--asrx-known {where}: larger than {MAX_FILE_BYTES} bytes")
+    raw = read_capped(path, MAX_FILE_BYTES, f"--asrx-known {where}")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -14,11 +14,9 @@ FAILED, else ERROR when a check could not test, else PASS (with NON-STRICT when 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from harness.conformance.grading import CheckRecord
@@ -242,11 +240,3 @@ def build_result(
 
 def started_text(started: float) -> str:
     return datetime.fromtimestamp(started).astimezone().isoformat(timespec="seconds")
-
-
-def load_result(path: Path) -> dict[str, Any]:
-    """A JSON result as written by the suite (``ValueError`` when it is not one)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"not an asrx conformance result ({FORMAT})")
-    return data
