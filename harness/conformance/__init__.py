@@ -14,6 +14,7 @@ Layout (one job per file)::
     probes.py      hand-driven sessions: a bad key, a bad text frame, an abrupt disconnect
     grading.py     findings -> OK / NON-STRICT / KNOWN / FAILED, one defect one failure
     known.py       the known-deviations file (``--asrx-known``)
+    capped.py      a bounded read of a file the user names
     results.py     the run's result: grades, verdict, durations, known-deviation status
     report.py      the JSON result and the self-contained HTML report
     test_*.py      the checks, one module per concern of docs/protocol.md
