@@ -25,7 +25,6 @@ figures go, at full resolution, into the process's ``RunStats``.
 from __future__ import annotations
 
 import logging
-import random
 
 import gevent
 from locust.env import Environment
@@ -37,6 +36,7 @@ from harness.corpus.manifest import Utterance
 from harness.errors import TargetError, UsageError
 from harness.exitcodes import USAGE
 from harness.load.abort import abort
+from harness.load.backoff import next_backoff
 from harness.load.options import LoadOptions
 from harness.load.outcome import AsrxFailure, FailureKind, classify, refusal
 from harness.load.runstate import state
@@ -49,11 +49,6 @@ log = logging.getLogger("asrx.load")
 
 REQUEST_TYPE = "ASRX"
 SESSION = "session"
-#: After a session that never opened, a user waits up to this long, the ceiling doubling
-#: up to the maximum while refusals continue; each wait is drawn between half the ceiling
-#: and the ceiling, so refused users do not retry in lockstep.
-REFUSAL_BACKOFF_S = 0.05
-REFUSAL_BACKOFF_MAX_S = 2.0
 
 
 class AsrxClient:
@@ -155,9 +150,8 @@ class AsrxClient:
         self.fire(SESSION, None, audio_bytes, AsrxFailure(failure.kind, message))
 
     def _back_off(self) -> None:
-        ceiling = min(REFUSAL_BACKOFF_MAX_S, max(REFUSAL_BACKOFF_S, 2 * self.backoff_ceiling))
-        self.backoff_ceiling = ceiling
-        gevent.sleep(random.uniform(ceiling / 2, ceiling))
+        self.backoff_ceiling, wait = next_backoff(self.backoff_ceiling)
+        gevent.sleep(wait)
 
     def _refused(self, failure: AsrxFailure) -> None:
         st = self.state
