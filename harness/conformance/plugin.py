@@ -30,7 +30,7 @@ from harness.conformance.grading import MARKER, PROP_RULE, own_rules, record_of,
 from harness.conformance.report import write_report
 from harness.conformance.results import CheckLog, RunResult, build_result
 from harness.conformance.settings import add_options, settings_from_config
-from harness.conformance.state import RunState, run_state, settings_of, usage_error
+from harness.conformance.state import RunState, corpus_of, run_state, settings_of, usage_error
 from harness.errors import HarnessError
 from harness.redaction import RedactingFilter
 
@@ -64,6 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     state.redactor.add(state.settings.apikey)
     state.redactor.key_headers = frozenset({state.settings.dialect.key_header.lower(), "apikey"})
+    if _suite_asked(config) and not config.option.help:
+        corpus_of(config)  # a bad manifest line: the same one-line usage error, now
 
 
 def _suite_asked(config: pytest.Config) -> bool:
