@@ -162,7 +162,7 @@ def _by_rule(data: dict[str, Any], grade: str, key: str, css: str, title: str, a
         if len(rows) > CHECKS_SHOWN:
             rest = len(rows) - CHECKS_SHOWN
             table += (
-                f"<details><summary>{rest} more check(s) failing this rule</summary>"
+                f"<details><summary>{rest} more check(s)</summary>"
                 f'<table class="fx">{"".join(rows[CHECKS_SHOWN:])}</table></details>'
             )
         parts.append(
