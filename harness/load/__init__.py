@@ -1,1 +1,2 @@
-"""Load testing: the gevent I/O adapter, the Locust users, run statistics, SLO gate, reports."""
+"""Load testing with Locust: the asrx users, run statistics, the verdict and SLO gate, the
+reports and the web UI tab (``harness.load.user`` and ``harness.load.gate`` install them)."""

@@ -35,7 +35,7 @@ from harness.load import capacity as capacity_mod
 from harness.load import report, verdict
 from harness.load import webui as web_tab
 from harness.load.abort import fail_usage
-from harness.load.options import LoadOptions, slo_from_options
+from harness.load.options import REPORT_DIR_DEFAULT, LoadOptions, slo_from_options
 from harness.load.runstate import run_stats, state
 from harness.load.slo import SLO
 from harness.load.stats import RunStats
@@ -90,7 +90,7 @@ def embedded_engine(environment: Environment) -> str | None:
     if environment.host:
         return None
     # At init, before the asrx user's listener has started it: no host means it will.
-    return LoadOptions.from_parsed(environment.parsed_options).engine
+    return str(getattr(environment.parsed_options, "asrx_engine", None) or LoadOptions.engine)
 
 
 @events.init.add_listener
@@ -127,7 +127,10 @@ def on_test_start(environment: Environment, **_kw: Any) -> None:
     gate.started_at = dt.datetime.now(dt.UTC)
     gate.judged = None
     gate.series.restart()
-    interval = LoadOptions.from_parsed(environment.parsed_options).sample_interval
+    try:
+        interval = LoadOptions.from_parsed(environment.parsed_options).sample_interval
+    except UsageError:  # a bad option from the web UI: the users' start says which
+        interval = LoadOptions().sample_interval
     gate.series.start(interval, lambda: _sample(environment, gate))
 
 
@@ -215,7 +218,9 @@ def finish(environment: Environment, *, now: dt.datetime | None = None) -> Judge
         code=code,
         headline=headline,
     )
-    report_dir = Path(LoadOptions.from_parsed(environment.parsed_options).report_dir)
+    report_dir = Path(
+        getattr(environment.parsed_options, "asrx_report_dir", None) or REPORT_DIR_DEFAULT
+    )
     json_path, html_path = report.write_reports(summary, report_dir, report.timestamp(now))
     gate.judged = fingerprint(stats)
     gate.last = JudgedRun(

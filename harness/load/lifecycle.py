@@ -106,7 +106,11 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     st.aborted = None
     if environment.parsed_options is None or isinstance(environment.runner, MasterRunner):
         return
-    opts = LoadOptions.from_parsed(environment.parsed_options)
+    try:  # the web UI may have changed options since start
+        opts = LoadOptions.from_parsed(environment.parsed_options)
+    except UsageError as exc:
+        abort.abort(environment, str(exc), USAGE)
+        return
     st.redactor.add(opts.apikey)  # a worker learns the embedded server's key here
     # A worker's options are replaced by the master's at each spawn: reload if changed.
     if opts.corpus != st.corpus_dir or not st.utterances:
