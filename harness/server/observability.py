@@ -1,9 +1,9 @@
 """Prometheus metrics (one registry per server) and structured JSON log lines on stderr.
 
-Log lines never carry an API key: the server never passes one to a log call; at DEBUG,
-where websockets logs every handshake header, the key header's value is masked; and the
-formatter masks any accepted key anywhere in a line (an exception may quote a malformed
-header).
+Log lines never carry an API key (``harness.redaction``): the server never passes one to a
+log call; at DEBUG, where websockets logs every handshake header, the key header's value is
+masked; and any accepted key standing as a token anywhere in a line is masked (an
+exception may quote a malformed header).
 """
 
 from __future__ import annotations
