@@ -34,10 +34,13 @@ SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "auth", "credent
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 # A key found inside a longer token is part of another word, not the key: a token is a run
-# of letters, digits, "_" and "-", and ".", "~", "+" between two such characters.
-_WORD = r"A-Za-z0-9_\-"
-_BEFORE = rf"(?<![{_WORD}])(?<![{_WORD}][.~+])"
-_AFTER = rf"(?![{_WORD}])(?![.~+][{_WORD}])"
+# of word characters (any script) and "-", and ".", "~", "+", "'" between two such
+# characters (so "check's" is one word, while a key quoted as 'KEY' is still found).
+_WORD = r"\w\-"
+_BEFORE = rf"(?<![{_WORD}])(?<![{_WORD}][.~+'])"
+_AFTER = rf"(?![{_WORD}])(?![.~+'][{_WORD}])"
+#: A URL inside free text: a scheme, "://" and everything up to white space or a quote.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>]+")
 
 
 def is_secret_name(name: str) -> bool:
@@ -107,8 +110,13 @@ class Redactor:
         return item
 
     def string(self, value: str) -> str:
-        """A value of unknown shape: as a URL when it holds ``://``, else as free text."""
-        return self.url(value) if "://" in value else self.text(value)
+        """A value of unknown shape: each URL in it as a URL, the rest as free text.
+
+        Only the URLs themselves go through ``url`` (``urlsplit`` would drop the tabs and
+        newlines of the text around them)."""
+        if "://" in value:
+            value = _URL_IN_TEXT.sub(lambda m: self.url(m.group()), value)
+        return self.text(value)
 
     def is_secret_header(self, name: str) -> bool:
         lowered = name.lower()

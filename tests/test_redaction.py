@@ -148,3 +148,17 @@ def test_install_puts_one_filter_on_every_handler() -> None:
         logger.handlers[:] = []
         for h in logging.getLogger().handlers:
             h.filters[:] = [f for f in h.filters if getattr(f, "redactor", None) is not redactor]
+
+
+def test_text_around_a_url_keeps_its_tabs_and_newlines() -> None:
+    r = Redactor(["k3y-value"])
+    text = "line one\n\tsee wss://h:1/asrx?apikey=k3y-value\nline three\tend"
+    assert r.string(text) == "line one\n\tsee wss://h:1/asrx?apikey=***\nline three\tend"
+
+
+def test_an_apostrophe_joins_a_word_so_a_short_key_leaves_it_alone() -> None:
+    r = Redactor(["s"])
+    assert r.text("the check's verdict, the server's reply") == (
+        "the check's verdict, the server's reply"
+    )
+    assert r.text("key: s") == "key: ***"

@@ -14,7 +14,7 @@ from harness.cli.stream_words import StreamWords, check_options, stream_words, w
 from harness.client.aio import clock, stream
 from harness.client.display import JsonLines, LiveTranscript, summary_dict, summary_text
 from harness.client.sources import SegmentWatcher, file_frames, import_sounddevice, mic_frames
-from harness.client.target import Target, redact
+from harness.client.target import Target
 from harness.corpus import Utterance, load_corpus, score
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import INTERRUPTED
@@ -25,6 +25,7 @@ from harness.protocol.dialect import DEFAULT_DIALECT, load_profile
 from harness.protocol.events import Event, Finding
 from harness.protocol.metrics import Segment, session_metrics
 from harness.protocol.result import StreamResult
+from harness.redaction import redact
 from harness.timeouts import DEFAULT_TIMEOUTS
 
 

@@ -27,8 +27,6 @@ from harness.protocol.escape import printable
 from harness.redaction import REDACTED, redact
 from harness.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-__all__ = ["REDACTED", "Target", "check_url", "connect_error", "redact"]
-
 
 def check_url(url: str) -> str:
     """Validate a ws:// or wss:// URL; raise a one-line ``UsageError`` otherwise."""

@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.client.target import redact
 from harness.clientgrade.audio import GradeAudio
 from harness.clientgrade.process import ClientProcess, run_client
 from harness.clientgrade.scenarios import Scenario
 from harness.errors import HarnessError
+from harness.redaction import redact
 from harness.server.clientlog import ClientRecords, read_log
 from harness.server.embedded import EmbeddedServer
 
