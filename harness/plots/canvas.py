@@ -134,9 +134,6 @@ class Canvas:
         if self.tl.end_of_stream_at is not None:
             x = self.x(self.tl.end_of_stream_at)
             out.append(line(x, top, x, bottom, MUTED, stroke_dasharray="2 3", class_="eos"))
-            out.append(
-                label("end of stream", x - 3, top + 11, text_anchor="end", fill=MUTED, font_size=11)
-            )
         return out
 
     def _rows(self) -> list[str]:

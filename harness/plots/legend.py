@@ -64,6 +64,10 @@ ENTRIES: tuple[tuple[str, str], ...] = (
         element("line", x1=9.0, x2=9.0, y1=-7.0, y2=7.0, stroke="#000"),
         "server message (tall: new sentence)",
     ),
+    (
+        element("line", x1=9.0, x2=9.0, y1=-7.0, y2=7.0, stroke="#555", stroke_dasharray="2 3"),
+        "end of stream sent",
+    ),
 )
 
 
