@@ -16,9 +16,10 @@ from harness.protocol.ending import SessionEnd, end_findings, late_final_finding
 from harness.protocol.events import Finding
 from harness.protocol.metrics import SessionMetrics
 from harness.protocol.session import ClientSession
+from harness.protocol.words import WordLatencies
 
 #: The §5 latencies of one session, by the name a load run reports them under.
-LATENCY_NAMES = ("connect", "first_partial", "sentence", "close")
+LATENCY_NAMES = ("connect", "first_partial", "sentence", "close", "word_upl", "word_final")
 
 
 @dataclass(frozen=True)
@@ -49,19 +50,24 @@ class StreamResult:
         return end_findings(self.end, self.error) + late_final_findings(self.session)
 
 
-def latency_samples(result: StreamResult, metrics: SessionMetrics) -> dict[str, list[float]]:
+def latency_samples(
+    result: StreamResult, metrics: SessionMetrics, words: WordLatencies | None = None
+) -> dict[str, list[float]]:
     """The session's §5 latencies (ms) by ``LATENCY_NAMES``; empty unless it completed.
 
-    ``metrics`` is ``session_metrics(result.session.timeline, segments)``. A dropped, failed
-    or timed-out session is a failure of its kind, never a source of fast samples.
+    ``metrics`` is ``session_metrics(result.session.timeline, segments)``; ``words`` its
+    ``word_latencies`` (None: not computed, no word latency). A dropped, failed or
+    timed-out session is a failure of its kind, never a source of fast samples.
     """
     if not result.completed:
         return {}
     m = metrics
-    values = {
+    values: dict[str, list[float | None]] = {
         "connect": [m.connect_ms],
-        "first_partial": m.first_partial_ms,
-        "sentence": m.sentence_ms,
+        "first_partial": list(m.first_partial_ms),
+        "sentence": list(m.sentence_ms),
         "close": [m.close_ms],
+        "word_upl": list(words.upl_ms) if words is not None else [],
+        "word_final": list(words.finalization_ms) if words is not None else [],
     }
     return {name: [v for v in values[name] if v is not None] for name in LATENCY_NAMES}

@@ -7,6 +7,7 @@ from harness.protocol.ending import SessionEnd, Wait, decide_end, end_error, end
 from harness.protocol.metrics import session_metrics
 from harness.protocol.result import LATENCY_NAMES, StreamResult, latency_samples
 from harness.protocol.session import ClientSession
+from harness.protocol.words import ReferenceWord, word_latencies
 from harness.timeouts import Timeouts
 
 T = Timeouts(confirm=2.0, close=3.0, send=4.0)
@@ -83,10 +84,12 @@ def whole_session() -> ClientSession:
 def test_only_a_completed_session_gives_latency_samples() -> None:
     s = whole_session()
     m = session_metrics(s.timeline, [(320.0, 640.0)])
-    done = latency_samples(StreamResult(s, E.COMPLETED), m)
+    words = word_latencies(s.timeline, [ReferenceWord("hi", 320.0, 640.0)], "en")
+    done = latency_samples(StreamResult(s, E.COMPLETED), m, words)
     assert list(done) == list(LATENCY_NAMES) and all(done[n] for n in LATENCY_NAMES)
+    assert done["word_upl"] == words.upl_ms and done["word_final"] == words.finalization_ms
     for end in set(E) - {E.COMPLETED}:
-        assert latency_samples(StreamResult(s, end), m) == {}
+        assert latency_samples(StreamResult(s, end), m, words) == {}
 
 
 def test_a_session_past_its_history_bound_is_not_whole() -> None:
