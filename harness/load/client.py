@@ -14,9 +14,15 @@ connect         TCP + TLS + WebSocket handshake
 first_partial   one per sentence: first non-empty text minus W(speech onset)
 sentence        one per sentence: final text minus W(speech end)
 close           confirmation minus end-of-stream send time
+word_upl        one per timed reference word held by some message: the first arrival
+                holding it minus W(word end) (user-perceived latency)
+word_final      one per timed word held at the end: the arrival after which it no longer
+                changed minus W(word end)
 =============== =====================================================================
 
-Only a session that completed without failing fires latencies (docs/protocol.md §5), and
+Word latencies need the utterance's word timings (manifest ``words``) and are computed
+once the session has ended, never while frames are due (``--asrx-word-latency off`` skips
+them). Only a session that completed without failing fires latencies (docs/protocol.md §5), and
 the session's length is not a request at all: Locust's charts pool every request's
 response time, and seconds-long sessions would drown the millisecond latencies. The same
 figures go, at full resolution, into the process's ``RunStats``.
@@ -40,10 +46,12 @@ from harness.load.backoff import next_backoff
 from harness.load.options import LoadOptions
 from harness.load.outcome import AsrxFailure, FailureKind, classify, refusal
 from harness.load.runstate import state
+from harness.load.samples import SessionSample
 from harness.protocol.audio import split_frames
 from harness.protocol.metrics import session_metrics
 from harness.protocol.result import StreamResult, latency_samples
 from harness.protocol.session import ClientSession
+from harness.protocol.words import WordLatencies, word_latencies
 
 log = logging.getLogger("asrx.load")
 
@@ -129,11 +137,16 @@ class AsrxClient:
         if failure is not None:
             self._failed(failure, tl.audio_bytes)
             return failure
-        samples = latency_samples(result, metrics)
+        words = self._word_latencies(utt, result)
+        samples = latency_samples(result, metrics, words)
         for name, values in samples.items():
             for v in values:
                 self.fire(name, v)
         stats.record(samples)
+        if samples and words is not None:
+            stats.record_words(words)
+        if samples:
+            stats.record_sample(SessionSample.of(utt, tl))
         stats.sessions_ok += 1
         self.fire(SESSION, None, tl.audio_bytes)
         if utt.text is not None:  # a latency-only utterance has no reference
@@ -143,6 +156,12 @@ class AsrxClient:
                 utt.id, utt.lang, sc.metric, utt.text, hyp, sc.errors, sc.ref_units
             )
         return None
+
+    def _word_latencies(self, utt: Utterance, result: StreamResult) -> WordLatencies | None:
+        """The latencies of the utterance's reference words (None: it has none, or off)."""
+        if self.options.word_latency == "off" or not utt.words:
+            return None
+        return word_latencies(result.session.timeline, utt.words, utt.lang)
 
     def _failed(self, failure: AsrxFailure, audio_bytes: int) -> None:
         message = self.state.redactor.text(failure.detail)

@@ -8,7 +8,9 @@ processes (Locust's ``report_to_master`` / ``worker_report`` events).
 
 ``METRICS`` is the registry of what a run measures: a new metric is one ``Metric`` entry
 (its histogram, its row in the report's tables and its distribution chart follow), fed by
-``RunStats.record`` with samples under its name.
+``RunStats.record`` with samples under its name. Beside the histograms a run keeps what
+became of the reference words (``words``: final, lost, missed, untimed, unsent) and the
+last completed session of each utterance (``samples``, for the report's pictures).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from harness.load.outcome import FailureKind
+from harness.load.samples import SessionSample, keep
 from harness.protocol.metrics import PERCENTILES
+from harness.protocol.words import WordLatencies, WordStatus
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ METRICS: dict[str, Metric] = {
         Metric("first_partial", "first non-empty text of a sentence minus W(speech onset)"),
         Metric("sentence", "final text of a sentence minus W(speech end)"),
         Metric("close", "confirmation minus end-of-stream send time"),
+        Metric("word_upl", "per word: first text holding it minus W(word end) (UPL)"),
+        Metric("word_final", "per word: text after which it no longer changes minus W(word end)"),
         Metric(
             "send_lateness",
             "actual minus scheduled send time of each frame (harness health)",
@@ -56,6 +62,8 @@ METRICS: dict[str, Metric] = {
 }
 #: The server latencies, in report order.
 LATENCY_METRICS = tuple(name for name, m in METRICS.items() if m.server_latency)
+#: Word statuses of the timed words whose audio was sent: the base of the word ratios.
+TIMED_STATUSES: tuple[WordStatus, ...] = ("final", "lost", "missed")
 #: Distinct failure messages kept per kind (the rest are counted, not kept).
 MAX_MESSAGES_PER_KIND = 5
 
@@ -157,6 +165,12 @@ class RunStats:
     #: Sessions with a finding only strict grading fails (NON-STRICT), by rule id.
     non_strict: Counter[str] = field(default_factory=Counter)
     accuracy: dict[str, UtteranceAccuracy] = field(default_factory=dict)
+    #: Reference words of completed sessions by what became of them (``WordStatus``).
+    words: Counter[str] = field(default_factory=Counter)
+    #: The last completed session of each utterance (``harness.load.samples``' bounds).
+    samples: dict[str, SessionSample] = field(default_factory=dict)
+    #: Completed sessions too large to keep as a sample.
+    samples_too_large: int = 0
 
     def record(self, samples: Mapping[str, Iterable[float]]) -> None:
         """Add samples (ms) by metric name (``latency_samples``' shape)."""
@@ -164,6 +178,22 @@ class RunStats:
             hist = self.histograms.setdefault(name, LatencyHistogram())
             for v in values:
                 hist.record(v)
+
+    def record_words(self, latencies: WordLatencies) -> None:
+        """One completed session's reference words, counted by status."""
+        self.words.update(w.status for w in latencies.words)
+
+    def record_sample(self, sample: SessionSample | None) -> None:
+        """Keep ``sample`` as its utterance's latest (None: it was too large to keep)."""
+        if sample is None:
+            self.samples_too_large += 1
+        else:
+            keep(self.samples, (sample,))
+
+    def word_ratio(self, status: WordStatus) -> float | None:
+        """Words of ``status`` over the timed words whose audio was sent (None: none)."""
+        timed = sum(self.words[s] for s in TIMED_STATUSES)
+        return self.words[status] / timed if timed else None
 
     def record_failure(self, kind: str, message: str = "") -> None:
         kind = FailureKind(kind).value  # an unknown kind is a bug: ValueError
@@ -228,6 +258,9 @@ class RunStats:
             "findings": dict(self.findings),
             "non_strict": dict(self.non_strict),
             "accuracy": [vars(a) for a in self.accuracy.values()],
+            "words": dict(self.words),
+            "samples": [s.to_dict() for s in self.samples.values()],
+            "samples_too_large": self.samples_too_large,
         }
 
     @classmethod
@@ -246,6 +279,9 @@ class RunStats:
         stats.non_strict.update(data.get("non_strict", {}))
         for a in data.get("accuracy", []):
             stats.accuracy[a["utterance_id"]] = UtteranceAccuracy(**a)
+        stats.words.update(data.get("words", {}))
+        keep(stats.samples, (SessionSample.from_dict(s) for s in data.get("samples", [])))
+        stats.samples_too_large = int(data.get("samples_too_large", 0))
         return stats
 
     def merge(self, other: RunStats) -> None:
@@ -270,6 +306,9 @@ class RunStats:
                 mine_acc.units += acc.units
                 mine_acc.sessions += acc.sessions
                 mine_acc.last_hypothesis = acc.last_hypothesis or mine_acc.last_hypothesis
+        self.words.update(other.words)
+        keep(self.samples, other.samples.values())
+        self.samples_too_large += other.samples_too_large
 
 
 def _keep_message(messages: Counter[str], message: str, n: int) -> None:

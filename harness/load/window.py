@@ -41,21 +41,22 @@ def snapshot(stats: RunStats) -> RunStats:
     copy.failures.update(stats.failures)
     copy.findings.update(stats.findings)
     copy.non_strict.update(stats.non_strict)
+    copy.words.update(stats.words)
     copy.sessions = stats.sessions
     copy.sessions_ok = stats.sessions_ok
     return copy
 
 
 def subtract(now: RunStats, before: RunStats) -> RunStats:
-    """What ``now`` gained since ``before`` (accuracy and failure messages are not
-    windowed: kept from ``now``)."""
+    """What ``now`` gained since ``before`` (accuracy, failure messages and session samples
+    are not windowed: kept from ``now``)."""
     out = RunStats()
     for name, hist in now.histograms.items():
         base = before.histograms.get(name)
         out.histograms[name] = (
             subtract_histogram(hist, base) if base is not None else copy_histogram(hist)
         )
-    for name in ("failures", "findings", "non_strict"):
+    for name in ("failures", "findings", "non_strict", "words"):
         counts = getattr(out, name)
         counts.update(getattr(now, name))
         counts.subtract(getattr(before, name))
@@ -64,4 +65,5 @@ def subtract(now: RunStats, before: RunStats) -> RunStats:
     out.sessions = now.sessions - before.sessions
     out.sessions_ok = now.sessions_ok - before.sessions_ok
     out.accuracy = now.accuracy
+    out.samples = now.samples
     return out
