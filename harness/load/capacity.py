@@ -5,9 +5,10 @@ holds ``start`` users for ``hold_s`` seconds, then ``start + step``, and so on u
 ``max_users``. At the end of each hold it judges that step on that step's window of the
 run (``harness.load.window``: the merged ``RunStats`` now minus a snapshot taken when the
 step began, exact to the histogram bucket) against the capacity SLOs: every configured
-latency and error-ratio threshold, plus the two checks that always apply (sessions
-completed in the window, harness not saturated). The first step that breaks one ends the
-run; the step before it is *the highest step that held*.
+latency (word latencies included), missed-word and error-ratio threshold, plus the two
+checks that always apply (sessions completed in the window, harness not saturated). The
+first step that breaks one ends the run; the step before it is *the highest step that
+held*.
 
 Accuracy ceilings (``max_wer``/``max_cer``) judge the whole run, not steps. With no
 latency or error threshold configured the ramp uses ``DEFAULT_CAPACITY_SLO``.
@@ -53,6 +54,13 @@ STEP_KEYS = (
     "p95_sentence_ms",
     "p99_sentence_ms",
     "p95_close_ms",
+    "p50_upl_ms",
+    "p90_upl_ms",
+    "p95_upl_ms",
+    "p99_upl_ms",
+    "p95_word_final_ms",
+    "p99_word_final_ms",
+    "max_missed_word_ratio",
     "max_error_ratio",
 )
 #: Used when no step threshold is configured: latencies a live caption user tolerates.
@@ -150,6 +158,9 @@ class StepResult:
             "first_partial": _pcts(w, "first_partial"),
             "sentence": _pcts(w, "sentence"),
             "close": _pcts(w, "close"),
+            "word_upl": _pcts(w, "word_upl"),
+            "word_final": _pcts(w, "word_final"),
+            "missed_word_ratio": w.word_ratio("missed"),
             "lateness_p99_ms": verdict.lateness_p99(w),
             "held": self.held,
             "saturated": self.saturated,

@@ -37,7 +37,7 @@ from harness.load import webui as web_tab
 from harness.load.abort import fail_usage
 from harness.load.options import REPORT_DIR_DEFAULT, LoadOptions, slo_from_options
 from harness.load.runstate import run_stats, state
-from harness.load.slo import SLO
+from harness.load.slo import SLO, WORD_KEYS
 from harness.load.stats import RunStats
 from harness.load.timeseries import TimeSeries
 
@@ -102,7 +102,7 @@ def on_init(environment: Environment, **_kw: Any) -> None:
     except UsageError as exc:
         fail_usage(environment, str(exc))
     if embedded_engine(environment) == "synthetic":
-        for key in ("max_wer", "max_cer"):
+        for key in ("max_wer", "max_cer", *sorted(WORD_KEYS)):
             if getattr(objectives, key) is not None:
                 fail_usage(
                     environment,

@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.protocol.metrics import DEFAULT_LATENESS_BOUND_MS
+from harness.protocol.words import WordStatus
 
 #: Failed sessions allowed when no ``max_error_ratio`` is set: none.
 DEFAULT_MAX_ERROR_RATIO = 0.0
@@ -48,6 +49,15 @@ class SLO:
     p95_sentence_ms: float | None = None
     p99_sentence_ms: float | None = None
     p95_close_ms: float | None = None
+    #: Word latencies (UPL and finalization): need a corpus with word timings.
+    p50_upl_ms: float | None = None
+    p90_upl_ms: float | None = None
+    p95_upl_ms: float | None = None
+    p99_upl_ms: float | None = None
+    p95_word_final_ms: float | None = None
+    p99_word_final_ms: float | None = None
+    #: Missed timed words over the timed words sent (words never shown).
+    max_missed_word_ratio: float | None = None
     max_error_ratio: float | None = None
     #: Pooled WER over the WER-scored utterances (may exceed 1).
     max_wer: float | None = None
@@ -65,7 +75,8 @@ class SLO:
     def gated(self) -> bool:
         """True when a latency or accuracy threshold is set (not only the checks that
         always apply: sessions completed, error ratio, harness health)."""
-        return any(getattr(self, k) is not None for k in LATENCY_KEYS | ACCURACY_KEYS)
+        gates = LATENCY_KEYS | ACCURACY_KEYS | WORD_RATIO_KEYS
+        return any(getattr(self, k) is not None for k in gates)
 
     def settings(self) -> dict[str, float | None]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -78,11 +89,24 @@ LATENCY_KEYS_SPEC: dict[str, tuple[str, int]] = {
     "p95_sentence_ms": ("sentence", 95),
     "p99_sentence_ms": ("sentence", 99),
     "p95_close_ms": ("close", 95),
+    "p50_upl_ms": ("word_upl", 50),
+    "p90_upl_ms": ("word_upl", 90),
+    "p95_upl_ms": ("word_upl", 95),
+    "p99_upl_ms": ("word_upl", 99),
+    "p95_word_final_ms": ("word_final", 95),
+    "p99_word_final_ms": ("word_final", 99),
 }
 LATENCY_KEYS = frozenset(LATENCY_KEYS_SPEC)
 ACCURACY_KEYS = frozenset({"max_wer", "max_cer"})
+#: Word ratio key -> the word status it bounds (``RunStats.word_ratio``).
+WORD_RATIO_KEYS_SPEC: dict[str, WordStatus] = {"max_missed_word_ratio": "missed"}
+WORD_RATIO_KEYS = frozenset(WORD_RATIO_KEYS_SPEC)
+#: The metrics measured on the reference's words (``harness.load.stats.METRICS``).
+WORD_METRICS = ("word_upl", "word_final")
+#: Keys measured on the reference's words: they need a server that recognizes speech.
+WORD_KEYS = WORD_RATIO_KEYS | {k for k, (m, _) in LATENCY_KEYS_SPEC.items() if m in WORD_METRICS}
 KEYS: tuple[str, ...] = tuple(f.name for f in fields(SLO))
-_RATIO_KEYS = frozenset({"max_error_ratio"})
+_RATIO_KEYS = frozenset({"max_error_ratio"}) | WORD_RATIO_KEYS
 
 #: What each key means (option help and the README).
 HELP: dict[str, str] = {
@@ -91,6 +115,13 @@ HELP: dict[str, str] = {
     "p95_sentence_ms": "p95 sentence (end of speech to final) latency ceiling, ms",
     "p99_sentence_ms": "p99 sentence latency ceiling, ms",
     "p95_close_ms": "p95 close latency (end-of-stream to confirmation) ceiling, ms",
+    "p50_upl_ms": "p50 user-perceived word latency (UPL: word shown minus word end) ceiling, ms",
+    "p90_upl_ms": "p90 UPL ceiling, ms",
+    "p95_upl_ms": "p95 UPL ceiling, ms",
+    "p99_upl_ms": "p99 UPL ceiling, ms",
+    "p95_word_final_ms": "p95 word finalization latency (word final minus word end) ceiling, ms",
+    "p99_word_final_ms": "p99 word finalization latency ceiling, ms",
+    "max_missed_word_ratio": "missed words / timed words sent ceiling, 0..1 (needs word timings)",
     "max_error_ratio": "failed sessions / all sessions ceiling, 0..1 (default 0: any "
     "failed session fails the run)",
     "max_wer": "pooled WER ceiling over WER-scored utterances",

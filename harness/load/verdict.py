@@ -10,8 +10,9 @@ thresholds or not, because a run that could not test must never look green
 - ``max_error_ratio``: failed sessions over all sessions within the allowed ratio (default
   0: any failed session fails the run);
 
-then one per configured latency or accuracy threshold. A threshold whose metric was not
-measured (no samples) fails rather than passing silently. A run the harness stopped
+then one per configured latency, word or accuracy threshold. A threshold whose metric was
+not measured (no samples) fails rather than passing silently, saying why when it can (a
+word latency needs words with timings that the server recognized). A run the harness stopped
 (every session refused, no corpus) gets a failed ``run_not_aborted`` check with the cause.
 
 ``exit_code`` gives the run's code (``harness.exitcodes``), ``headline`` its one-line
@@ -25,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.exitcodes import HARNESS_SATURATED, OK, SLO_BREACHED, TARGET_FAILED, USAGE
-from harness.load.slo import LATENCY_KEYS_SPEC, SLO
-from harness.load.stats import RunStats
+from harness.load.slo import LATENCY_KEYS_SPEC, SLO, WORD_METRICS, WORD_RATIO_KEYS_SPEC
+from harness.load.stats import TIMED_STATUSES, RunStats
 from harness.protocol.metrics import DEFAULT_LATENESS_BOUND_MS
 
 RUN_VERDICT = "sessions_completed"
@@ -62,14 +63,34 @@ class Verdict:
         }
 
 
-def _ceiling(name: str, threshold: float, measured: float | None, unit: str) -> Verdict:
+def _ceiling(
+    name: str, threshold: float, measured: float | None, unit: str, why: str = "no samples"
+) -> Verdict:
     if measured is None:
-        return Verdict(name, threshold, None, False, "not measured: no samples")
+        return Verdict(name, threshold, None, False, f"not measured: {why}")
     passed = measured <= threshold
     op = "<=" if passed else ">"
     return Verdict(
         name, threshold, measured, passed, f"{measured:g}{unit} {op} {threshold:g}{unit}"
     )
+
+
+def unmeasured_words(stats: RunStats, metric: str = "word_upl") -> str:
+    """Why a run has no sample of a word ``metric`` (or no word ratio): what its words
+    became."""
+    timed = sum(stats.words[s] for s in TIMED_STATUSES)
+    if not timed:
+        if stats.words["untimed"]:
+            return f"none of the {stats.words['untimed']} reference words had timings"
+        return (
+            "no completed session's utterance had words with timings (give the corpus "
+            "word timings: asrx corpus import --align or --timings)"
+        )
+    if not stats.words["final"] + stats.words["lost"]:
+        return f"the server's text held none of the {timed} timed words (all missed)"
+    if metric == "word_final" and not stats.words["final"]:
+        return f"none of the {timed} timed words was still shown at the end (all lost)"
+    return "no samples"
 
 
 def lateness_p99(stats: RunStats) -> float | None:
@@ -137,7 +158,13 @@ def evaluate(stats: RunStats, slo: SLO, aborted: str | None = None) -> list[Verd
         if threshold is not None:
             hist = stats.histograms.get(metric)
             measured = hist.percentile(pct) if hist is not None else None
-            verdicts.append(_ceiling(key, threshold, measured, " ms"))
+            why = unmeasured_words(stats, metric) if metric in WORD_METRICS else "no samples"
+            verdicts.append(_ceiling(key, threshold, measured, " ms", why))
+    for key, status in WORD_RATIO_KEYS_SPEC.items():
+        threshold = getattr(slo, key)
+        if threshold is not None:
+            ratio = stats.word_ratio(status)
+            verdicts.append(_ceiling(key, threshold, ratio, "", unmeasured_words(stats)))
     for key, metric in (("max_wer", "wer"), ("max_cer", "cer")):
         threshold = getattr(slo, key)
         if threshold is not None:
