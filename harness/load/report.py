@@ -22,8 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.compare.identity import run_identity
+from harness.compare.record import histograms_section
 from harness.load.outcome import MEANINGS as FAILURE_MEANINGS
 from harness.load.report_page import render_html
+from harness.load.report_words import words_section
 from harness.load.slo import SLO
 from harness.load.stats import METRICS, LatencyHistogram, RunStats
 from harness.load.verdict import MEANINGS, Verdict, exit_code, is_saturated, lateness_p99
@@ -192,6 +195,9 @@ def build_summary(
         "percentiles": percentile_table(stats),
         "distribution": {n: distribution(h) for n, h in stats.histograms.items()},
         "accuracy": accuracy_section(stats, target.get("embedded_engine")),
+        "words": words_section(
+            stats, NON_RECOGNIZING_ENGINES.get(target.get("embedded_engine") or "")
+        ),
         "harness_health": {
             "lateness_bound_ms": slo.lateness_bound_ms,
             "send_lateness": lateness.summary(),
@@ -199,6 +205,15 @@ def build_summary(
             "saturated": is_saturated(stats, slo.lateness_bound_ms),
         },
         "timeseries": list(timeseries),
+        # What a comparison with another run needs (harness.compare, docs/compare.md).
+        "histograms": histograms_section(stats),
+        "identity": run_identity(
+            settings,
+            target,
+            (ended - started_at).total_seconds() if started_at else None,
+            timeseries,
+            is_saturated(stats, slo.lateness_bound_ms),
+        ),
         "capacity": dict(capacity) if capacity else None,
         "locust_html": locust_html,
         "settings": redactor.options(plain),

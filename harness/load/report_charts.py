@@ -107,7 +107,23 @@ def over_time_html(s: Mapping[str, Any]) -> str:
         y_label="ms",
         markers=few,
     )
-    return "\n".join((users, outcome, lat, health))
+    charts = [users, outcome, lat]
+    upl = [
+        ("UPL p50", _series(rows, "word_upl", "p50")),
+        ("UPL p95", _series(rows, "word_upl", "p95")),
+        ("word final p95", _series(rows, "word_final", "p95")),
+    ]
+    if any(points for _, points in upl):
+        charts.append(
+            line_chart(
+                upl,
+                title="word latency per interval",
+                x_label="s since start",
+                y_label="ms",
+                markers=few,
+            )
+        )
+    return "\n".join((*charts, health))
 
 
 def capacity_html(s: Mapping[str, Any]) -> str:
@@ -121,9 +137,11 @@ def capacity_html(s: Mapping[str, Any]) -> str:
         f"{escape(cap.get('stopped_reason') or '')}</p>"
     )
     steps = cap.get("steps", [])
+    words = any((st.get("word_upl") or {}).get("count") for st in steps)
     rows = []
     for st in steps:
         fp, se = st.get("first_partial", {}), st.get("sentence", {})
+        upl = [td((st.get("word_upl") or {}).get("p95"), 1)] if words else []
         rows.append(
             [
                 td(st["step"]),
@@ -135,6 +153,7 @@ def capacity_html(s: Mapping[str, Any]) -> str:
                 td(st.get("error_ratio"), 3),
                 td(fp.get("p95"), 1),
                 td(se.get("p95"), 1),
+                *upl,
                 td(st.get("lateness_p99_ms"), 2),
                 ok(bool(st.get("held"))),
                 f"<td>{escape('; '.join(st.get('breaches', [])))}</td>",
@@ -150,6 +169,7 @@ def capacity_html(s: Mapping[str, Any]) -> str:
         "error ratio",
         "first partial p95 ms",
         "sentence p95 ms",
+        *(["UPL p95 ms"] if words else []),
         "lateness p99 ms",
         "held",
         "breaches",
@@ -159,11 +179,17 @@ def capacity_html(s: Mapping[str, Any]) -> str:
         return [
             (st["users"], st[metric]["p95"])
             for st in steps
-            if st.get(metric, {}).get("p95") is not None
+            if (st.get(metric) or {}).get("p95") is not None
         ]
 
+    series = [
+        ("first_partial p95", per_step("first_partial")),
+        ("sentence p95", per_step("sentence")),
+    ]
+    if words:
+        series.append(("UPL p95", per_step("word_upl")))
     chart = line_chart(
-        [("first_partial p95", per_step("first_partial")), ("sentence p95", per_step("sentence"))],
+        series,
         title="p95 latency per step",
         x_label="users",
         y_label="ms",

@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.load.report_charts import capacity_html, distribution_html, over_time_html
 from harness.load.report_html import CSS, num, ok, section, table, td
+from harness.load.report_words import words_html
 
 _SECTIONS = (
     ("verdicts", "Checks"),
@@ -25,6 +26,7 @@ _SECTIONS = (
     ("percentiles", "Latency percentiles"),
     ("distribution", "Latency distributions"),
     ("over-time", "Users and latency over time"),
+    ("words", "Words: user-perceived latency"),
     ("capacity", "Capacity steps"),
     ("accuracy", "Accuracy"),
     ("health", "Harness health"),
@@ -218,6 +220,7 @@ _RENDER = {
     "percentiles": _percentiles_html,
     "distribution": distribution_html,
     "over-time": over_time_html,
+    "words": words_html,
     "capacity": capacity_html,
     "accuracy": _accuracy_html,
     "health": _health_html,

@@ -4,8 +4,9 @@ Locust lets a locustfile add Flask routes and tabs to its web UI
 (``environment.web_ui.template_args``: ``extended_tabs``, ``extended_tables``,
 ``extended_csv_files``; the ``extended_stats`` of ``/stats/requests`` fill the tab). The
 asrx tab shows, live, the full-resolution percentiles the gate will judge (connect, first
-partial, sentence, close, send lateness), the sessions completed and failed, and the
-verdict of the last judged run. Routes:
+partial, sentence, close, word UPL and finalization, send lateness), the sessions completed
+and failed, the timed words and how many were missed, and the verdict of the last judged
+run. Routes:
 
 - ``/asrx``: a page of its own with the same figures, the failures with sampled messages,
   the verdict and a link to the report (refreshes itself every few seconds);
@@ -26,7 +27,7 @@ from flask import Blueprint, Response, request
 from locust.env import Environment
 
 from harness.load.runstate import run_stats
-from harness.load.stats import METRICS, RunStats
+from harness.load.stats import METRICS, TIMED_STATUSES, RunStats
 
 TAB = "asrx"
 REFRESH_S = 3
@@ -74,6 +75,8 @@ def status(environment: Environment) -> dict[str, Any]:
         "failures": dict(stats.failures),
         "failure_messages": {k: dict(v) for k, v in stats.failure_messages.items()},
         "latencies": {r["row"]: {c: r[c] for c in _COLUMNS} for r in latency_rows(stats)},
+        "words": dict(stats.words),
+        "missed_word_ratio": stats.word_ratio("missed"),
         "verdict": None
         if last is None
         else {
@@ -85,6 +88,24 @@ def status(environment: Environment) -> dict[str, Any]:
             "summary": str(last.summary_path),
         },
     }
+
+
+def words_row(
+    environment: Environment, words: dict[str, int], missed: float | None
+) -> dict[str, Any]:
+    """The reference words of the completed sessions: how many were timed, and missed."""
+    from harness.load.gate import embedded_engine  # the gate installs this module
+    from harness.load.report import NON_RECOGNIZING_ENGINES
+
+    timed = sum(words.get(k, 0) for k in TIMED_STATUSES)
+    why_not = NON_RECOGNIZING_ENGINES.get(embedded_engine(environment) or "")
+    if why_not:
+        note = f"word latency not applicable: {why_not}"
+    elif not timed:
+        note = "no timed word yet (word latencies need a corpus with word timings)"
+    else:
+        note = f"{words.get('missed', 0)} missed ({missed or 0:.1%}), {words.get('lost', 0)} lost"
+    return {"row": "timed words", "count": timed, "note": note}
 
 
 def tab_rows(environment: Environment) -> list[dict[str, Any]]:
@@ -106,6 +127,7 @@ def tab_rows(environment: Environment) -> list[dict[str, Any]]:
         {"row": "verdict", "note": note},
         {"row": "sessions", "count": s["sessions_ok"] + s["sessions_failed"], "note": kinds},
         *latency_rows(run_stats(environment)),
+        words_row(environment, s["words"], s["missed_word_ratio"]),
     ]
     for i, row in enumerate(rows):
         row["name"] = f"{i:02d}"
