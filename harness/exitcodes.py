@@ -19,6 +19,12 @@ SLO_BREACHED = 3
 #: A load run: the harness itself was saturated (its send lateness exceeded the bound), so
 #: its latencies are untrusted. Takes precedence over ``SLO_BREACHED``.
 HARNESS_SATURATED = 4
+#: ``asrx compare`` (and a load run with ``--asrx-baseline`` that passed its own checks): a
+#: metric regressed beyond its tolerance against the baseline.
+REGRESSED = 5
+#: ``asrx compare``: the runs differ in corpus, target, users, duration... so their
+#: latencies cannot be compared. Takes precedence over ``REGRESSED``.
+NOT_COMPARABLE = 6
 #: A bug in the harness itself, caught before it became a traceback (``asrx corpus check``
 #: uses it so that 1 always means "the corpus has problems"). BSD sysexits' EX_SOFTWARE.
 INTERNAL_ERROR = 70

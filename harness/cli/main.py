@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "serve": "harness.cli.serve",
     "grade-client": "harness.cli.grade_client",
     "conformance-diff": "harness.cli.conformance_diff",
+    "compare": "harness.cli.compare",
 }
 #: Subcommands whose arguments belong to another program: argparse would reject them.
 PASSTHROUGH = frozenset({"load"})
