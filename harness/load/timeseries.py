@@ -51,6 +51,8 @@ class TimeSeries:
                 "p50": hist.percentile(50),
                 "p95": hist.percentile(95),
                 "p99": hist.percentile(99),
+                # the interval's samples, for comparisons that resample by time
+                "histogram": hist.encode(),
             }
         self.rows.append(row)
 
