@@ -30,6 +30,7 @@ SECTIONS = {
     "percentiles",
     "distribution",
     "over-time",
+    "words",
     "capacity",
     "accuracy",
     "health",

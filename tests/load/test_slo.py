@@ -151,6 +151,13 @@ def test_thresholds_come_through_locusts_configuration_layers(tmp_path: Path) ->
         ("locust.conf", "slo-p95-close-ms = soon\n", (), "p95_close_ms must be a number"),
         ("", "", ("--slo-max-error-ratio", "2"), "max_error_ratio is a ratio between 0 and 1"),
         ("", "", ("--slo-max-wer", "0.3"), "--slo-max-wer needs a server that recognizes speech"),
+        ("", "", ("--slo-p90-upl-ms", "500"), "--slo-p90-upl-ms needs a server that recognizes"),
+        (
+            "",
+            "",
+            ("--slo-max-missed-word-ratio", "1.5"),
+            "max_missed_word_ratio is a ratio between 0 and 1",
+        ),
     ],
 )
 def test_bad_slo_config_exits_2_in_one_line(
@@ -174,3 +181,6 @@ def test_shipped_example_passes_against_the_default_embedded_server(tmp_path: Pa
     assert summary["target"]["embedded_engine"] == "synthetic"
     assert summary["target"]["url"].startswith("ws://127.0.0.1:")
     assert summary["accuracy"]["applicable"] is False
+    words = summary["words"]
+    assert words["applicable"] is False and words["missed_ratio"] is None
+    assert words["counts"]["missed"] > 0 and words["samples"], "placeholder words are missed"
