@@ -216,7 +216,7 @@ def trend_html(history: Mapping[str, Any] | None) -> str:
             f"<details><summary>{len(skipped)} file(s) left out</summary>"
             f"<ul>{items}{more}</ul></details>"
         )
-    ticks = [(float(i), str(r.get("label") or i)) for i, r in enumerate(runs)]
+    ticks = [(float(i), str(i + 1)) for i in range(len(runs) - 1)] + [(len(runs) - 1.0, "this")]
     charts = []
     for name in history["metrics"]:
         series = [
@@ -234,7 +234,7 @@ def trend_html(history: Mapping[str, Any] | None) -> str:
             line_chart(
                 series,
                 title=f"{name} across runs",
-                x_label="run",
+                x_label="run (the table below dates them)",
                 y_label="ms",
                 x_ticks=ticks if len(ticks) <= 8 else None,
                 width=520,
@@ -242,4 +242,39 @@ def trend_html(history: Mapping[str, Any] | None) -> str:
                 markers=True,
             )
         )
-    return head + "\n".join(charts)
+    return head + "\n".join(charts) + _trend_table(runs, history["metrics"])
+
+
+def _trend_table(runs: Sequence[Mapping[str, Any]], names: Sequence[str]) -> str:
+    rows = []
+    for i, r in enumerate(runs):
+        last = i == len(runs) - 1
+        cells = [
+            f"<td>{'this run' if last else i + 1}</td>",
+            f"<td>{escape(str(r.get('started_at') or '-')[:19].replace('T', ' '))}</td>",
+            '<td class="pass">pass</td>' if r.get("passed") else '<td class="fail">FAIL</td>',
+        ]
+        for name in names:
+            fig = r["metrics"].get(name) or {}
+            cells += [td(fig.get("p50"), 1), td(fig.get("p95"), 1)]
+        rows.append(cells)
+    headers = ["run", "started", "gate"] + [f"{n} {p}" for n in names for p in ("p50", "p95")]
+    return table(headers, rows)
+
+
+def comparison_section(summary: Mapping[str, Any]) -> str:
+    """The load report's section for ``--asrx-baseline`` (``summary["comparison"]``)."""
+    c = summary.get("comparison")
+    if not c:
+        return (
+            '<p class="muted">No baseline (--asrx-baseline FILE compares this run with an '
+            "earlier one and gates on the regressions).</p>"
+        )
+    if "error" in c:
+        return f'<p class="fail">Not compared: {escape(str(c["error"]))}</p>'
+    return comparison_html(c)
+
+
+def trend_section(summary: Mapping[str, Any]) -> str:
+    """The load report's section for ``--asrx-history`` (``summary["history"]``)."""
+    return trend_html(summary.get("history"))

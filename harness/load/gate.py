@@ -31,8 +31,8 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, WorkerRunner
 
 from harness.errors import UsageError
 from harness.exitcodes import TARGET_FAILED
+from harness.load import baseline, report, verdict
 from harness.load import capacity as capacity_mod
-from harness.load import report, verdict
 from harness.load import webui as web_tab
 from harness.load.abort import fail_usage
 from harness.load.options import REPORT_DIR_DEFAULT, LoadOptions, slo_from_options
@@ -218,6 +218,7 @@ def finish(environment: Environment, *, now: dt.datetime | None = None) -> Judge
         code=code,
         headline=headline,
     )
+    code, headline = baseline.judge(summary, environment.parsed_options, st.redactor.value)
     report_dir = Path(
         getattr(environment.parsed_options, "asrx_report_dir", None) or REPORT_DIR_DEFAULT
     )

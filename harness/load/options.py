@@ -196,6 +196,22 @@ def add_options(parser: Any) -> None:
         help="per-word latencies (UPL) of utterances with word timings, computed when a "
         "session ends (default on; off saves about 0.1 ms of CPU per message received)",
     )
+    a(
+        "--asrx-baseline",
+        env_var="ASRX_BASELINE",
+        default="",
+        include_in_web_ui=False,
+        help="an earlier run's summary JSON (or its reports folder): compare this run with "
+        "it when it ends; exit 5 regressed, 6 not comparable (docs/compare.md)",
+    )
+    a(
+        "--asrx-history",
+        env_var="ASRX_HISTORY",
+        default="",
+        include_in_web_ui=False,
+        help="a folder of earlier runs' summaries: the report charts p50/p95 per metric "
+        "across them",
+    )
     g = parser.add_argument_group("asrx SLO gate (docs/load.md#the-slo-gate)")
     for key in slo.KEYS:
         g.add_argument(

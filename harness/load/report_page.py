@@ -15,17 +15,20 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from harness.compare.page import comparison_section, trend_section
 from harness.load.report_charts import capacity_html, distribution_html, over_time_html
 from harness.load.report_html import CSS, num, ok, section, table, td
 from harness.load.report_words import words_html
 
 _SECTIONS = (
     ("verdicts", "Checks"),
+    ("comparison", "Against the baseline"),
     ("failures", "Failures"),
     ("findings", "Protocol findings"),
     ("percentiles", "Latency percentiles"),
     ("distribution", "Latency distributions"),
     ("over-time", "Users and latency over time"),
+    ("trend", "Trend across runs"),
     ("words", "Words: user-perceived latency"),
     ("capacity", "Capacity steps"),
     ("accuracy", "Accuracy"),
@@ -215,11 +218,13 @@ def _settings_html(s: Mapping[str, Any]) -> str:
 
 _RENDER = {
     "verdicts": _verdicts_html,
+    "comparison": comparison_section,
     "failures": _failures_html,
     "findings": _findings_html,
     "percentiles": _percentiles_html,
     "distribution": distribution_html,
     "over-time": over_time_html,
+    "trend": trend_section,
     "words": words_html,
     "capacity": capacity_html,
     "accuracy": _accuracy_html,
