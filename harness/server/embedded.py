@@ -64,6 +64,7 @@ class EmbeddedServer:
         self.pid = 0
         self.process: subprocess.Popen[str] | None = None
         self._stderr: IO[str] | None = None
+        self._pump: threading.Thread | None = None
 
     @property
     def apikey(self) -> str:
@@ -108,7 +109,8 @@ class EmbeddedServer:
                 lines.put(line)
             lines.put("")
 
-        threading.Thread(target=pump, name="asrx-server-stdout", daemon=True).start()
+        self._pump = threading.Thread(target=pump, name="asrx-server-stdout", daemon=True)
+        self._pump.start()
         try:
             line = lines.get(timeout=self.ready_timeout)
         except queue.Empty:
@@ -154,7 +156,11 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=KILL_TIMEOUT_S)
-        if proc.stdout is not None:
+        # The server's engine workers may hold its stdout a moment longer: closing it under
+        # the pump's read is a "reentrant call" error under gevent (a Locust process).
+        if self._pump is not None:
+            self._pump.join(timeout=KILL_TIMEOUT_S)
+        if proc.stdout is not None and not (self._pump and self._pump.is_alive()):
             proc.stdout.close()
         return proc.returncode
 
