@@ -1,4 +1,7 @@
-"""A master and 2 workers on loopback: the merged RunStats is the exact sum of the workers'."""
+"""A master and 2 workers on loopback: the merged RunStats is the exact sum of the workers'.
+
+Real speech against the pocketsphinx server, so that word latencies (UPL), word counts and
+session samples are merged too, not only the sentence latencies."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.corpus import REAL_SPEECH_CORPUS, shipped_corpus
 from harness.load.stats import RunStats
 from harness.server.embedded import EmbeddedServer
 from tests.load.runs import clean_env, free_port, locust_cmd
@@ -19,7 +23,7 @@ def test_master_merges_two_workers_exactly(tmp_path: Path) -> None:
     port = str(free_port())
     out = tmp_path / "stats.json"
     env = clean_env(ASRX_APIKEY="k")
-    with EmbeddedServer(apikeys=("k",)) as server:
+    with EmbeddedServer(engine="pocketsphinx", apikeys=("k",)) as server:
         master = subprocess.Popen(
             locust_cmd(
                 "--master",
@@ -31,17 +35,17 @@ def test_master_merges_two_workers_exactly(tmp_path: Path) -> None:
                 "--expect-workers",
                 "2",
                 "-u",
-                "6",
+                "2",
                 "-r",
-                "6",
+                "2",
                 "-t",
-                "12s",
+                "14s",
                 "--host",
                 server.url,
                 "--asrx-stats-out",
                 str(out),
-                "--asrx-speed",
-                "2",
+                "--asrx-corpus",
+                str(shipped_corpus(REAL_SPEECH_CORPUS)),
             ),
             env=env,
             cwd=tmp_path,
@@ -89,4 +93,7 @@ def test_master_merges_two_workers_exactly(tmp_path: Path) -> None:
     assert {u: a.sessions for u, a in merged.accuracy.items()} == {
         u: a.sessions for u, a in total.accuracy.items()
     }
+    assert total.histograms["word_upl"].count > 0, "real speech gives word latencies"
+    assert merged.words == total.words and merged.words["final"] > 0
+    assert set(merged.samples) == set().union(*(p.samples for p in parts))
     assert "Traceback" not in master_log + "".join(worker_logs), master_log[-3000:]
