@@ -194,7 +194,8 @@ def add_options(parser: Any) -> None:
         choices=WORD_LATENCY,
         default="on",
         help="per-word latencies (UPL) of utterances with word timings, computed when a "
-        "session ends (default on; off saves about 0.1 ms of CPU per message received)",
+        "session ends (default on; each costs 0.03-0.1 ms of CPU per message received, "
+        "docs/load.md#word-latency-upl)",
     )
     a(
         "--asrx-baseline",
