@@ -111,6 +111,9 @@ def test_a_web_ui_run_from_start_to_verdict(
     ui.wait("two sessions", lambda: ui.json("/asrx/status.json")["sessions_ok"] >= 2)
     live = ui.json("/stats/requests")
     assert asrx_row(live, "first_partial")["count"] >= 2
+    assert asrx_row(live, "word_upl")["note"].startswith("per word: first text holding it")
+    words = asrx_row(live, "timed words")["note"]
+    assert words.startswith("word latency not applicable: the synthetic engine"), words
     assert ui.json("/asrx/status.json")["verdict"] is None
 
     # Reset mid-run: the asrx figures start again from zero, like Locust's own.
