@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.corpus.utterance import Utterance
-from harness.errors import UsageError
 from harness.load import samples as samples_mod
 from harness.load.capacity import StepPlan, StepRamp
-from harness.load.options import LoadOptions
 from harness.load.report import build_summary, render_html, target_info
 from harness.load.samples import SessionSample, keep
 from harness.load.slo import SLO, SLOConfigError, load_slo
@@ -192,8 +190,6 @@ def test_word_keys_are_validated_like_the_others(tmp_path: Path) -> None:
     (tmp_path / "asrx.toml").write_text("[slo]\np90_upl = 5\n")
     with pytest.raises(SLOConfigError, match="unknown key 'p90_upl'"):
         load_slo(tmp_path)
-    with pytest.raises(UsageError, match="--asrx-word-latency must be on or off"):
-        LoadOptions(word_latency="maybe")
 
 
 def test_a_step_is_judged_on_its_own_word_latency() -> None:
