@@ -85,8 +85,8 @@ def add_parser(sub: Any) -> None:
     ref.add_argument(
         "--corpus",
         metavar="DIR",
-        help="corpus folder: FILE is one of its utterance "
-        "ids or audio files; its manifest gives the reference text and speech segments",
+        help="corpus folder: FILE is one of its utterance ids or audio files; its manifest "
+        "gives the reference text, speech segments and word times",
     )
     p.add_argument(
         "--lang",
