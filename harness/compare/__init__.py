@@ -15,6 +15,7 @@ Layout (one job per file)::
     judge.py       per-metric verdicts, the exit code and the one-line headline
     page.py        the self-contained HTML comparison (and its section in the report)
     history.py     a directory of past summaries as a p50/p95 trend across runs
+    gate.py        a load run against a baseline: the check before, the verdict after
 
 ``harness.cli.compare`` is ``asrx compare``; ``harness.load.baseline`` runs the same
 comparison at the end of a load run (``--asrx-baseline``, ``--asrx-history``).

@@ -21,6 +21,7 @@ Exit codes (``harness.exitcodes``): ``NOT_COMPARABLE`` before ``REGRESSED`` befo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -31,6 +32,7 @@ from harness.compare import identity
 from harness.compare.record import RunRecord
 from harness.compare.resample import (
     DEFAULT_RESAMPLES,
+    MIN_TAIL,
     PERCENTILES,
     Figures,
     error_ratio_figures,
@@ -38,6 +40,7 @@ from harness.compare.resample import (
     metric_figures,
     paired_rate_replicates,
     plan_blocks,
+    resolved,
 )
 from harness.compare.tolerance import Tolerance, Tolerances
 from harness.exitcodes import NOT_COMPARABLE, OK, REGRESSED
@@ -73,6 +76,8 @@ class Change:
     allowed: float | None
     tolerance: str
     verdict: str
+    #: Why there is no interval, when there is none.
+    note: str = ""
 
 
 @dataclass
@@ -95,26 +100,34 @@ def _fmt(value: float, unit: str, sign: bool = False) -> str:
 
 def _change(
     figure: str,
-    base: float,
-    cur: float,
-    diffs: np.ndarray,
+    percentile: int | None,
+    base: Figures,
+    cur: Figures,
+    j: int,
     tol: Tolerance,
     confidence: float,
 ) -> Change:
-    delta = cur - base
-    allowed = tol.allowed(base)
-    ci = interval(diffs, confidence)
-    lo, hi = ci if ci is not None else (None, None)
-    up, down = lo is not None and lo > 0, hi is not None and hi < 0
-    if up and delta > allowed:
+    b, c = float(base.point[j]), float(cur.point[j])
+    delta, allowed = c - b, tol.allowed(b)
+    if percentile is not None and not all(resolved(f.samples, percentile) for f in (base, cur)):
+        need = math.ceil(MIN_TAIL / (1 - percentile / 100))
+        note = f"too few samples to tell ({base.samples} and {cur.samples}; {need} needed)"
+        return Change(figure, b, c, delta, None, None, allowed, tol.text, NO_CHANGE_V, note)
+    diffs = cur.replicates[:, j] - base.replicates[:, j]
+    ci = interval(delta, diffs, confidence, min(base.df, cur.df))
+    if ci is None:
+        note = "too few samples to tell (most resamples were empty)"
+        return Change(figure, b, c, delta, None, None, allowed, tol.text, NO_CHANGE_V, note)
+    lo, hi = ci
+    if lo > 0 and delta > allowed:
         verdict = REGRESSED_V
-    elif down and -delta > allowed:
+    elif hi < 0 and -delta > allowed:
         verdict = IMPROVED_V
-    elif up or down:
+    elif lo > 0 or hi < 0:
         verdict = WITHIN_V
     else:
         verdict = NO_CHANGE_V
-    return Change(figure, base, cur, delta, lo, hi, allowed, tol.text, verdict)
+    return Change(figure, b, c, delta, lo, hi, allowed, tol.text, verdict)
 
 
 def _describe(c: Change, unit: str) -> str:
@@ -123,7 +136,7 @@ def _describe(c: Change, unit: str) -> str:
     ci = (
         f", CI {_fmt(c.low, '', True)}..{_fmt(c.high, '', True)}"
         if c.low is not None and c.high is not None
-        else ", too few samples for an interval"
+        else f", {c.note}"
     )
     return f"{c.figure} {_fmt(c.change, unit, True)}{rel}{ci}; allowed {_fmt(c.allowed or 0, unit)}"
 
@@ -158,14 +171,7 @@ def _compare_figures(
         why = f"no sample in the {' and the '.join(missing)} run"
         return MetricComparison(name, unit, gates, NOT_MEASURED_V, why)
     changes = [
-        _change(
-            label,
-            float(base.point[j]),
-            float(cur.point[j]),
-            cur.replicates[:, j] - base.replicates[:, j],
-            tolerances.get(name, pct),
-            tolerances.confidence,
-        )
+        _change(label, pct, base, cur, j, tolerances.get(name, pct), tolerances.confidence)
         for j, (label, pct) in enumerate(zip(labels, percentiles, strict=True))
     ]
     method = base.method if base.method == cur.method else f"{base.method}; {cur.method}"
@@ -207,7 +213,10 @@ def _accuracy(
     point = errors.sum(axis=1) / units.sum(axis=1)
     reps = paired_rate_replicates(errors, units, rng, resamples)
     method = f"paired bootstrap over the {len(shared)} utterances both runs scored"
-    figures = [Figures(point[i : i + 1], reps[:, i : i + 1], len(shared), method) for i in (0, 1)]
+    figures = [
+        Figures(point[i : i + 1], reps[:, i : i + 1], len(shared), method, len(shared) - 1.0)
+        for i in (0, 1)
+    ]
     return _compare_figures(kind, [kind.upper()], [None], figures, tolerances, "ratio", True)
 
 

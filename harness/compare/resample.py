@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -44,6 +45,8 @@ MAX_WINDOWS = 240
 MIN_BLOCK_S = 8.0
 #: The windows must hold at least this share of the run's samples to stand for it.
 MIN_WINDOW_SHARE = 0.9
+#: Values beyond a percentile needed to resample it (see ``resolved``).
+MIN_TAIL = 10
 #: Replicates computed at once (memory: this many times the buckets of a metric).
 _CHUNK = 256
 
@@ -58,6 +61,8 @@ class Blocks:
     weights: np.ndarray
     #: How the run was resampled, for the reader.
     method: str
+    #: Blocks in a replicate, less one (the interval's degrees of freedom).
+    df: float
 
 
 def block_weights(rng: np.random.Generator, groups: int, block: int, resamples: int) -> np.ndarray:
@@ -87,7 +92,7 @@ def plan_blocks(run: RunRecord, rng: np.random.Generator, resamples: int) -> Blo
         f"block bootstrap over {groups} intervals of {span:g} s, blocks of {block} "
         f"({block * span:g} s)"
     )
-    return Blocks(group, weights, method)
+    return Blocks(group, weights, method, math.ceil(groups / block) - 1.0)
 
 
 def percentiles_of(counts: np.ndarray, values: np.ndarray, ps: Sequence[float]) -> np.ndarray:
@@ -122,6 +127,8 @@ class Figures:
     replicates: np.ndarray
     samples: int
     method: str
+    #: Independent units the replicates come from, less one (blocks, sessions, ...).
+    df: float
 
 
 def metric_figures(
@@ -151,7 +158,7 @@ def metric_figures(
                 for i in range(0, resamples, _CHUNK)
             ]
         )
-        return Figures(point, reps, whole.total, blocks.method)
+        return Figures(point, reps, whole.total, blocks.method, blocks.df)
     draws = max(1, min(whole.total, run.completed or whole.total))
     probabilities = _dense([whole], columns)[0] / whole.total
     reps = np.vstack(
@@ -165,7 +172,7 @@ def metric_figures(
         ]
     )
     method = f"bootstrap by session ({draws} independent draws; too few intervals for blocks)"
-    return Figures(point, reps, whole.total, method)
+    return Figures(point, reps, whole.total, method, draws - 1.0)
 
 
 def error_ratio_figures(
@@ -183,9 +190,10 @@ def error_ratio_figures(
         ok, failed = (blocks.weights @ grouped).T
         with np.errstate(invalid="ignore", divide="ignore"):
             reps = np.where(ok + failed > 0, failed / (ok + failed), np.nan)
-        return Figures(point, reps[:, None], judged, blocks.method)
+        return Figures(point, reps[:, None], judged, blocks.method, blocks.df)
     reps = rng.binomial(judged, point[0], size=resamples) / judged
-    return Figures(point, reps[:, None], judged, f"binomial bootstrap over {judged} sessions")
+    method = f"binomial bootstrap over {judged} sessions"
+    return Figures(point, reps[:, None], judged, method, judged - 1.0)
 
 
 def paired_rate_replicates(
@@ -201,11 +209,39 @@ def paired_rate_replicates(
         return np.where(u > 0, e / u, np.nan).T
 
 
-def interval(replicates: np.ndarray, confidence: float) -> tuple[float, float] | None:
-    """The percentile interval of ``replicates`` (None when most replicates are empty)."""
+def t_quantile(p: float, df: float) -> float:
+    """Student's t quantile, Abramowitz & Stegun 26.7.5 (within 0.2 % from 3 degrees of
+    freedom on; fewer are taken as 3): the only one the comparison needs, so no scipy."""
+    z = NormalDist().inv_cdf(p)
+    v = max(df, 3.0)
+    g = (
+        (z**3 + z) / 4,
+        (5 * z**5 + 16 * z**3 + 3 * z) / 96,
+        (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384,
+        (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160,
+    )
+    return z + sum(gi / v ** (i + 1) for i, gi in enumerate(g))
+
+
+def resolved(samples: int, percentile: float) -> bool:
+    """Whether ``samples`` hold enough values beyond ``percentile`` to resample it: the
+    bootstrap of an extreme percentile (the maximum, at worst) cannot go beyond the
+    largest value seen, and its interval is too narrow."""
+    return samples * (1.0 - percentile / 100.0) >= MIN_TAIL
+
+
+def interval(
+    change: float, replicates: np.ndarray, confidence: float, df: float
+) -> tuple[float, float] | None:
+    """``change`` plus or minus Student's t (``df`` degrees of freedom) times the
+    replicates' standard deviation; None when most replicates are empty.
+
+    A run holds few independent stretches of time (``df`` is the number of blocks less
+    one), and a bootstrap's spread from few units is too small: the t quantile widens it as
+    batch means do.
+    """
     finite = replicates[np.isfinite(replicates)]
-    if finite.size < 0.9 * replicates.size or not finite.size:
+    if finite.size < 0.9 * replicates.size or finite.size < 2:
         return None
-    tail = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(finite, [tail, 1.0 - tail])
-    return float(lo), float(hi)
+    half = t_quantile(0.5 + confidence / 2.0, df) * float(np.std(finite, ddof=1))
+    return change - half, change + half
