@@ -6,7 +6,8 @@ The slow test installs the wheel (with its dependencies, from the configured ind
 new virtualenv, starts the reference server from the installed package, runs the
 conformance and load commands of the CI recipes in docs/ci.md (the load run shortened to
 10 s) with ``asrx.toml.example`` as the SLO file, and checks that both pass and write their
-reports, and that an impossible SLO exits with the breach code.
+reports, that the baseline step compares (or passes without a baseline), and that an
+impossible SLO exits with the breach code.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ INSTALL_TIMEOUT_S = 900
 SUITE_TIMEOUT_S = 600
 LOAD_TIMEOUT_S = 180
 READY_TIMEOUT_S = 60
+#: Where the recipes put the downloaded baseline summary.
+BASELINE = "baseline/asrx-summary.json"
 #: The recipes' load duration, and what the test runs instead.
 RECIPE_DURATION = "-t 2m"
 TEST_DURATION = "-t 10s"
@@ -96,11 +99,18 @@ def recipe_commands() -> tuple[list[str], list[str]]:
 
 def test_ci_recipes_run_the_same_commands() -> None:
     gh, gl = recipe_commands()
-    assert gh == gl, "the GitHub and GitLab recipes should gate on the same commands"
-    install, conformance, load = gh
+    # Each platform downloads the baseline its own way; every other command is the same.
+    install, conformance, load, gh_download, compare = gh
+    assert gl[:3] + gl[4:] == [install, conformance, load, compare], (
+        "the GitHub and GitLab recipes should gate on the same commands"
+    )
     assert install == "pip install asrx-harness"
     assert conformance.startswith("pytest --pyargs harness.conformance ")
     assert load.startswith("asrx load ") and RECIPE_DURATION in load
+    for download in (gh_download, gl[3]):  # into baseline/, and a first run has none
+        assert "--dir baseline" in download or f"--output {BASELINE}" in download, download
+        assert '|| echo "no baseline yet"' in download or '|| { echo "no baseline yet"' in download
+    assert compare.startswith(f"test ! -f {BASELINE} || asrx compare {BASELINE} ")
     assert "APIKEY" not in conformance + load, "the key comes from the environment, not argv"
 
 
@@ -181,7 +191,7 @@ def test_installed_wheel_passes_the_ci_recipe_from_an_empty_folder(
     assert str(venv.parent) in where.stdout, f"harness imported from elsewhere: {where.stdout}"
     shutil.copy(ROOT / "asrx.toml.example", work / "asrx.toml")  # the CI recipe's SLO file
     env = user_env(venv, ASRX_URL=installed_server, ASRX_APIKEY=APIKEY)
-    _, conformance, load = recipe_commands()[0]
+    _, conformance, load, _, compare = recipe_commands()[0]
 
     code, out = shell(conformance, work, env, SUITE_TIMEOUT_S)
     assert code == OK, f"conformance suite exit {code}:\n{out[-4000:]}"
@@ -198,8 +208,18 @@ def test_installed_wheel_passes_the_ci_recipe_from_an_empty_folder(
     report = (work / "reports" / "asrx-report.html").read_text(encoding="utf-8")
     assert "<svg" in report
 
+    # The baseline step: without a downloaded baseline (a first run) it passes; with one
+    # (here the run itself, as the download would leave it) it compares and writes its page.
+    code, compare_out = shell(compare, work, env, LOAD_TIMEOUT_S)
+    assert code == OK and not (work / "reports" / "asrx-compare.html").exists(), compare_out
+    (work / "baseline").mkdir()
+    shutil.copy(work / "reports" / "asrx-summary.json", work / BASELINE)
+    code, compare_out = shell(compare, work, env, LOAD_TIMEOUT_S)
+    assert code == OK and "asrx compare: no regression" in compare_out, compare_out
+    assert (work / "reports" / "asrx-compare.html").is_file()
+
     junit_text = (work / "reports" / "conformance.xml").read_text(encoding="utf-8")
-    assert_no_key(out, load_out, html, junit_text, report, json.dumps(summary))
+    assert_no_key(out, load_out, compare_out, html, junit_text, report, json.dumps(summary))
 
 
 @pytest.mark.slow

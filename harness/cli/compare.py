@@ -55,11 +55,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--confidence", type=float, default=None, help="interval confidence (default 0.95)"
     )
     parser.add_argument(
-        "--config",
+        "--slo-file",
         type=Path,
         default=None,
-        help="TOML file with a [compare] table of tolerances (asrx.toml in this "
-        "directory is read first)",
+        help="TOML file with a [compare] table of tolerances, as for asrx load (asrx.toml "
+        "in this directory is read first)",
     )
     parser.add_argument(
         "--allow-different",
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = tolerance.from_options(args.tolerance)
     if args.confidence is not None:
         overrides[tolerance.CONFIDENCE] = args.confidence
-    tolerances = tolerance.load(file=args.config, overrides=overrides)
+    tolerances = tolerance.load(file=args.slo_file, overrides=overrides)
     base, cur = read_run(args.baseline), read_run(args.current)
     comparison = compare(
         base,

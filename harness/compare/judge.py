@@ -188,7 +188,8 @@ def _accuracy(
     rng: np.random.Generator,
     resamples: int,
 ) -> MetricComparison | None:
-    """Pooled WER or CER over the utterances both runs scored (paired by utterance)."""
+    """Pooled WER or CER over the utterances both runs scored, paired by utterance, each
+    utterance weighed by its reference length, not by how many sessions replayed it."""
     accs = [r.summary.get("accuracy") or {} for r in (base, cur)]
     rows = [
         {a["utterance_id"]: a for a in acc.get("utterances", []) if a.get("metric") == kind}
@@ -208,8 +209,10 @@ def _accuracy(
         return MetricComparison(
             kind, "ratio", True, NOT_MEASURED_V, "no utterance scored in both runs"
         )
-    errors = np.array([[r[uid]["errors"] for uid in shared] for r in rows], dtype=float)
-    units = np.array([[r[uid]["units"] for uid in shared] for r in rows], dtype=float)
+    # Per session: each utterance counts once, however often a run happened to replay it.
+    per = [[max(r[uid].get("sessions") or 1, 1) for uid in shared] for r in rows]
+    errors = np.array([[r[uid]["errors"] for uid in shared] for r in rows], dtype=float) / per
+    units = np.array([[r[uid]["units"] for uid in shared] for r in rows], dtype=float) / per
     point = errors.sum(axis=1) / units.sum(axis=1)
     reps = paired_rate_replicates(errors, units, rng, resamples)
     method = f"paired bootstrap over the {len(shared)} utterances both runs scored"
@@ -258,6 +261,9 @@ class Comparison:
             return f"not comparable: {'; '.join(self.differences)}"
         counts = {v: sum(m.verdict == v for m in self.metrics) for v in SEVERITY}
         tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        unknown = sum(1 for m in self.metrics if m.gates for c in m.changes if c.note)
+        if unknown:  # a short run must not read as a clean bill of health
+            tally += f"; {unknown} figure{'s' * (unknown > 1)} with too few samples to tell"
         if code == REGRESSED:
             worst = ", ".join(_largest(m) for m in self.gating(REGRESSED_V))
             return f"regressed: {worst} ({tally})"

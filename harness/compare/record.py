@@ -188,7 +188,7 @@ def _check(data: Mapping[str, Any], where: str) -> None:
         ok = isinstance(row, Mapping) and isinstance(row.get("utterance_id"), str)
         if not ok:
             raise UsageError(f"{where}: accuracy.utterances[{i}] has no utterance_id")
-        for key in ("errors", "units"):
+        for key in ("errors", "units", "sessions"):
             _count(row.get(key), f"{where}: accuracy.utterances[{i}].{key}")
     distribution = data.get("distribution") or {}
     if not isinstance(distribution, Mapping):

@@ -14,8 +14,8 @@ Keys, the most specific winning: ``first_partial.p95`` (a metric's percentile),
 ``first_partial`` (every percentile of a metric), ``latency`` (every latency), and
 ``error_ratio``, ``wer``, ``cer``; ``confidence`` is the two-sided confidence of the
 intervals. They come from ``DEFAULTS``, then the ``[compare]`` table of ``asrx.toml`` in
-the working directory, then the file ``--slo-file`` (``asrx load``) or ``--config``
-(``asrx compare``) names, then ``--tolerance KEY=SPEC`` options::
+the working directory, then the file ``--slo-file`` names (``asrx load`` and ``asrx
+compare`` alike), then ``asrx compare``'s ``--tolerance KEY=SPEC`` options::
 
     [compare]
     confidence = 0.95

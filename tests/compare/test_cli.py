@@ -91,7 +91,7 @@ def test_tolerance_and_confidence_options_change_the_verdict(
         (["--tolerance", "first_partal=5%"], "unknown key 'first_partal'"),
         (["--confidence", "2"], "confidence"),
         (["--resamples", "0"], "--resamples"),
-        (["--config", "/nonexistent/gate.toml"], "cannot read"),
+        (["--slo-file", "/nonexistent/gate.toml"], "cannot read"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(

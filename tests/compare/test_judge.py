@@ -186,3 +186,22 @@ def test_the_json_form_holds_what_the_page_and_ci_need() -> None:
     )
     assert fp["distribution"]["baseline"] and fp["distribution"]["current"]
     assert d["baseline"]["identity"]["users"] == 4
+
+
+def test_an_utterance_replayed_more_often_does_not_weigh_more() -> None:
+    # Same recognition in both runs; the baseline happened to replay u0 (a hard one) 4 times.
+    base = make_summary(seed=1, engine=None, accuracy={"u1": (0, 20)}, **BIG)
+    base["accuracy"]["utterances"].append(
+        {"utterance_id": "u0", "lang": "en", "metric": "wer", "reference": "", "hypothesis": "",
+         "errors": 40, "units": 80, "sessions": 4, "rate": 0.5}
+    )  # fmt: skip
+    cur = make_summary(seed=2, engine=None, accuracy={"u1": (0, 20)}, **BIG)
+    cur["accuracy"]["utterances"].append(
+        {"utterance_id": "u0", "lang": "en", "metric": "wer", "reference": "", "hypothesis": "",
+         "errors": 10, "units": 20, "sessions": 1, "rate": 0.5}
+    )  # fmt: skip
+    wer = next(
+        m for m in compare(run_record(base, "b"), run_record(cur, "c")).metrics if m.metric == "wer"
+    )
+    assert wer.changes[0].baseline == wer.changes[0].current == pytest.approx(0.25)
+    assert wer.verdict == NO_CHANGE_V
