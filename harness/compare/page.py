@@ -109,7 +109,8 @@ def _verdict_table(metrics: Sequence[Mapping[str, Any]]) -> str:
                     td(ch["current"], 3),
                     f'<td class="n">{_signed(ch["change"], unit)} {escape(rel)}</td>',
                     f'<td class="n">{interval}</td>',
-                    f'<td class="n">{num(ch["allowed"], 3)} ({escape(ch["tolerance"])})</td>',
+                    f'<td class="n">{_signed(ch["allowed"], "").lstrip("+")} '
+                    f"({escape(ch['tolerance'])})</td>",
                     _verdict(ch["verdict"]),
                 ]
             )

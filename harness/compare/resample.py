@@ -89,8 +89,8 @@ def plan_blocks(run: RunRecord, rng: np.random.Generator, resamples: int) -> Blo
     block = min(block, max(groups // 4, 1))
     weights = block_weights(rng, groups, block, resamples)
     method = (
-        f"block bootstrap over {groups} intervals of {span:g} s, blocks of {block} "
-        f"({block * span:g} s)"
+        f"block bootstrap over {groups} intervals of {span:.3g} s, blocks of {block} "
+        f"({block * span:.3g} s)"
     )
     return Blocks(group, weights, method, math.ceil(groups / block) - 1.0)
 
