@@ -229,7 +229,11 @@ def test_no_confirmation_within_timeout() -> None:
             env=KEY_ENV,
         )
     assert r.returncode == 1
-    one_error_line(r.stderr, "timed out after 1 s waiting for the close confirmation")
+    *findings, error = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert "Traceback" not in r.stderr
+    assert error == "asrx stream: error: timed out after 1 s waiting for the close confirmation"
+    # The rules the missing confirmation breaks, as every client of the core names them.
+    assert [f.split(":")[1].strip() for f in findings] == ["§4.confirm", "§4.close-in-time"]
     assert "summary" in r.stdout  # what arrived is still shown
 
 
