@@ -12,7 +12,8 @@ Layout (one job per file)::
     record.py      reading a summary back: one line for a file that is not one
     resample.py    the block bootstrap over the runs' time windows (numpy only)
     tolerance.py   how much a figure may change before it counts: options, [compare]
-    judge.py       per-metric verdicts, the exit code and the one-line headline
+    verdicts.py    a metric's figures judged: regressed, improved, within tolerance...
+    judge.py       two runs compared: every metric, the exit code, the one-line headline
     page.py        the self-contained HTML comparison (and its section in the report)
     history.py     a directory of past summaries as a p50/p95 trend across runs
     gate.py        a load run against a baseline: the check before, the verdict after

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from harness.compare.judge import (
+from harness.compare.verdicts import (
     IMPROVED_V,
     NO_CHANGE_V,
     NOT_COMPARABLE_V,

@@ -10,18 +10,17 @@ from typing import Any
 import pytest
 
 from harness.compare import tolerance
-from harness.compare.judge import (
+from harness.compare.judge import Comparison, compare
+from harness.compare.record import RunRecord, run_record
+from harness.compare.tolerance import Tolerances
+from harness.compare.verdicts import (
     IMPROVED_V,
     NO_CHANGE_V,
     NOT_COMPARABLE_V,
     NOT_MEASURED_V,
     REGRESSED_V,
     WITHIN_V,
-    Comparison,
-    compare,
 )
-from harness.compare.record import RunRecord, run_record
-from harness.compare.tolerance import Tolerances
 from harness.exitcodes import NOT_COMPARABLE, OK, REGRESSED
 from tests.compare.fakes import make_summary
 
