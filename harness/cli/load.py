@@ -20,7 +20,15 @@ from importlib import resources
 from typing import Any
 
 from harness.errors import UsageError
-from harness.exitcodes import HARNESS_SATURATED, OK, SLO_BREACHED, TARGET_FAILED, USAGE
+from harness.exitcodes import (
+    HARNESS_SATURATED,
+    NOT_COMPARABLE,
+    OK,
+    REGRESSED,
+    SLO_BREACHED,
+    TARGET_FAILED,
+    USAGE,
+)
 from harness.locustfiles import locustfile
 
 CAPACITY_FLAG = "--capacity"
@@ -46,7 +54,8 @@ full resolution, and when the run ends judges the SLO gate and writes the summar
 the HTML report to reports/. Every Locust option (-u, -r, -t, --headless, --host,
 --processes, --master/--worker, --html, --csv, ...) passes through unchanged, and so does
 the exit code: {OK} pass, {TARGET_FAILED} sessions failed, {USAGE} bad option or SLO file,
-{SLO_BREACHED} an SLO breached, {HARNESS_SATURATED} harness saturated (latencies untrusted).
+{SLO_BREACHED} an SLO breached, {HARNESS_SATURATED} harness saturated (latencies untrusted);
+with --asrx-baseline, {REGRESSED} regressed against the baseline, {NOT_COMPARABLE} not comparable.
 
   {CAPACITY_FLAG}    run the step ramp instead: hold --step-start users, add --step-users
                 every --step-hold seconds up to --step-max, and report the highest step

@@ -22,7 +22,7 @@ from harness.compare.verdicts import (
     REGRESSED_V,
     WITHIN_V,
 )
-from harness.load.report_charts import _NINES_TICKS, _nines
+from harness.load.report_charts import NINES_TICKS, nines
 from harness.load.report_html import CSS, num, table, td
 from harness.load.svgplot import line_chart
 
@@ -132,7 +132,7 @@ def _overlays(metrics: Sequence[Mapping[str, Any]]) -> str:
     for m in metrics:
         dist = m.get("distribution") or {}
         series = [
-            (run, [(_nines(p), v) for p, v in dist.get(run) or []])
+            (run, [(nines(p), v) for p, v in dist.get(run) or []])
             for run in ("baseline", "current")
         ]
         if not any(points for _, points in series):
@@ -143,7 +143,7 @@ def _overlays(metrics: Sequence[Mapping[str, Any]]) -> str:
                 title=f"{m['metric']}: {m['verdict']}",
                 x_label="percentile",
                 y_label="ms",
-                x_ticks=_NINES_TICKS,
+                x_ticks=NINES_TICKS,
                 width=520,
                 height=240,
                 markers=True,

@@ -35,7 +35,7 @@ from typing import Any
 
 from harness.compare.resample import PERCENTILES
 from harness.errors import UsageError
-from harness.load.slo import SLO_FILE_NAME, _read_toml
+from harness.load.slo import SLO_FILE_NAME, read_toml
 from harness.load.stats import METRICS
 
 #: The table tolerances sit in, in ``asrx.toml`` or the named file.
@@ -136,7 +136,7 @@ def merge(base: Tolerances, entries: Mapping[str, Any], where: str) -> Tolerance
 
 def from_file(base: Tolerances, path: Path) -> Tolerances:
     """``base`` with the ``[compare]`` table of a TOML file (none: unchanged)."""
-    table = _read_toml(path).get(TABLE)
+    table = read_toml(path).get(TABLE)
     if table is None:
         return base
     if not isinstance(table, Mapping):

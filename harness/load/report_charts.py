@@ -16,13 +16,13 @@ from harness.load.stats import LATENCY_METRICS
 from harness.load.svgplot import line_chart
 
 
-def _nines(p: float) -> float:
+def nines(p: float) -> float:
     """x position of a percentile on an HdrHistogram-style axis (1 per "nine")."""
     return math.log10(100.0 / max(100.0 - p, 0.001))
 
 
-_NINES_TICKS = [
-    (_nines(p), label)
+NINES_TICKS = [
+    (nines(p), label)
     for p, label in (
         (0, "0%"),
         (50, "50%"),
@@ -41,11 +41,11 @@ def distribution_html(s: Mapping[str, Any]) -> str:
         count = s["percentiles"].get(name, {}).get("count", 0)
         charts.append(
             line_chart(
-                [(name, [(_nines(p), v) for p, v in points])],
+                [(name, [(nines(p), v) for p, v in points])],
                 title=f"{name} by percentile ({count} sample{'s' * (count != 1)})",
                 x_label="percentile (the curve ends where the samples stop resolving)",
                 y_label="ms",
-                x_ticks=_NINES_TICKS,
+                x_ticks=NINES_TICKS,
                 width=520,
                 height=240,
                 markers=True,

@@ -176,7 +176,7 @@ def check_table(table: Any, where: str) -> dict[str, float]:
     return out
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
@@ -197,7 +197,7 @@ def _table_at(doc: Mapping[str, Any], dotted: str) -> Any:
 
 def read_slo_file(path: Path) -> dict[str, float]:
     """Thresholds from the ``[slo]`` table of a TOML file."""
-    table = _table_at(_read_toml(path), TABLE)
+    table = _table_at(read_toml(path), TABLE)
     if table is None:
         raise SLOConfigError(f"{path}: no [{TABLE}] table")
     return check_table(table, f"{path} [{TABLE}]")
@@ -210,13 +210,17 @@ def discover(cwd: Path) -> dict[str, float]:
     there would be silently ignored, so it is refused with the way to write it instead.
     """
     pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file() and _table_at(_read_toml(pyproject), "tool.asrx.slo") is not None:
+    if pyproject.is_file() and _table_at(read_toml(pyproject), "tool.asrx.slo") is not None:
         raise SLOConfigError(
             f"{pyproject}: thresholds in pyproject.toml go under [tool.locust] as options, "
             "e.g. slo-p95-first-partial-ms = 800 (docs/load.md#the-slo-gate)"
         )
     path = cwd / SLO_FILE_NAME
-    return read_slo_file(path) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    # The file may hold other tables only (``[compare]`` tolerances): no thresholds then.
+    table = _table_at(read_toml(path), TABLE)
+    return check_table(table, f"{path} [{TABLE}]") if table is not None else {}
 
 
 def load_slo(

@@ -184,3 +184,10 @@ def test_shipped_example_passes_against_the_default_embedded_server(tmp_path: Pa
     words = summary["words"]
     assert words["applicable"] is False and words["missed_ratio"] is None
     assert words["counts"]["missed"] > 0 and words["samples"], "placeholder words are missed"
+
+
+def test_an_asrx_toml_without_an_slo_table_sets_no_threshold(tmp_path: Path) -> None:
+    """asrx.toml may hold only [compare] tolerances (asrx compare reads them): no thresholds
+    then, not an error."""
+    (tmp_path / "asrx.toml").write_text('[compare]\nfirst_partial = "10%,20ms"\n')
+    assert not load_slo(tmp_path).gated
