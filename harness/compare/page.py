@@ -22,7 +22,7 @@ from harness.compare.verdicts import (
     REGRESSED_V,
     WITHIN_V,
 )
-from harness.load.report_charts import NINES_TICKS, nines
+from harness.load.report_charts import percentile_chart
 from harness.load.report_html import CSS, num, table, td
 from harness.load.svgplot import line_chart
 
@@ -131,23 +131,11 @@ def _overlays(metrics: Sequence[Mapping[str, Any]]) -> str:
     charts = []
     for m in metrics:
         dist = m.get("distribution") or {}
-        series = [
-            (run, [(nines(p), v) for p, v in dist.get(run) or []])
-            for run in ("baseline", "current")
-        ]
-        if not any(points for _, points in series):
+        curves = [(run, dist.get(run) or []) for run in ("baseline", "current")]
+        if not any(points for _, points in curves):
             continue
         charts.append(
-            line_chart(
-                series,
-                title=f"{m['metric']}: {m['verdict']}",
-                x_label="percentile",
-                y_label="ms",
-                x_ticks=NINES_TICKS,
-                width=520,
-                height=240,
-                markers=True,
-            )
+            percentile_chart(curves, title=f"{m['metric']}: {m['verdict']}", x_label="percentile")
         )
     return "\n".join(charts)
 

@@ -34,21 +34,32 @@ NINES_TICKS = [
 ]
 
 
+def percentile_chart(
+    curves: Sequence[tuple[str, Sequence[Sequence[float]]]], title: str, x_label: str
+) -> str:
+    """Latency (ms) by percentile, one line per ``(name, [[percentile, ms], ...])``, on a
+    "nines" axis: the load report's distributions and the comparison's overlays."""
+    return line_chart(
+        [(name, [(nines(p), v) for p, v in points]) for name, points in curves],
+        title=title,
+        x_label=x_label,
+        y_label="ms",
+        x_ticks=NINES_TICKS,
+        width=520,
+        height=240,
+        markers=True,
+    )
+
+
 def distribution_html(s: Mapping[str, Any]) -> str:
     charts = []
     for name in (*LATENCY_METRICS, "send_lateness"):
-        points = s["distribution"].get(name) or []
         count = s["percentiles"].get(name, {}).get("count", 0)
         charts.append(
-            line_chart(
-                [(name, [(nines(p), v) for p, v in points])],
+            percentile_chart(
+                [(name, s["distribution"].get(name) or [])],
                 title=f"{name} by percentile ({count} sample{'s' * (count != 1)})",
                 x_label="percentile (the curve ends where the samples stop resolving)",
-                y_label="ms",
-                x_ticks=NINES_TICKS,
-                width=520,
-                height=240,
-                markers=True,
             )
         )
     return "\n".join(charts)
