@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +85,32 @@ class LatencyHistogram:
             self.negative += 1
             us = 0
         self.h.record_value(min(max(us, 0), _HIGHEST_US))
+
+    def record_many(self, ms: Sequence[float]) -> None:
+        """``record`` of every value, in one numpy pass instead of hdrh's Python call per
+        value (a session's ~100 frame latenesses cost 0.4 ms that way, all sends paused).
+
+        The bucket index is hdrh's ``_counts_index_for``, vectorized: the bit length of
+        ``value | sub_bucket_mask`` (``frexp``'s exponent, exact below 2**53) gives the
+        bucket, the value shifted by it the sub-bucket. Rounding is ``round``'s (half to
+        even, as ``np.rint``), so the counts are the same, bucket for bucket.
+        """
+        if not len(ms):
+            return
+        us = np.rint(np.asarray(ms, dtype=np.float64) * 1000.0)
+        below = us < 0
+        self.negative += int(np.count_nonzero(below))
+        values = np.minimum(np.where(below, 0.0, us), _HIGHEST_US).astype(np.int64)
+        h = self.h
+        bits = np.frexp((values | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
+        bucket = bits - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+        sub_bucket = values >> (bucket + h.unit_magnitude)
+        index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + sub_bucket
+        index -= h.sub_bucket_half_count
+        np.add.at(np.ctypeslib.as_array(h.counts), index, 1)
+        h.total_count += len(values)
+        h.min_value = min(h.min_value, int(values.min()))
+        h.max_value = max(h.max_value, int(values.max()))
 
     @property
     def count(self) -> int:
@@ -175,9 +201,10 @@ class RunStats:
     def record(self, samples: Mapping[str, Iterable[float]]) -> None:
         """Add samples (ms) by metric name (``latency_samples``' shape)."""
         for name, values in samples.items():
-            hist = self.histograms.setdefault(name, LatencyHistogram())
-            for v in values:
-                hist.record(v)
+            hist = self.histograms.get(name)
+            if hist is None:
+                hist = self.histograms[name] = LatencyHistogram()
+            hist.record_many(values if isinstance(values, Sequence) else list(values))
 
     def record_words(self, latencies: WordLatencies) -> None:
         """One completed session's reference words, counted by status."""
@@ -287,7 +314,10 @@ class RunStats:
     def merge(self, other: RunStats) -> None:
         """Add ``other`` into this (exact: histogram counts add bucket by bucket)."""
         for name, hist in other.histograms.items():
-            self.histograms.setdefault(name, LatencyHistogram()).merge(hist)
+            into = self.histograms.get(name)
+            if into is None:
+                into = self.histograms[name] = LatencyHistogram()
+            into.merge(hist)
         self.failures.update(other.failures)
         for kind, messages in other.failure_messages.items():
             mine = self.failure_messages.setdefault(kind, Counter())

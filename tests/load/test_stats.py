@@ -79,3 +79,25 @@ def test_percentile_equals_hdrh_own_answer(data: list[float], ps: list[float]) -
         h.record(v)
     for p in [*ps, 0.0, 50.0, 99.0, 100.0]:
         assert h.percentile(p) == h.h.get_value_at_percentile(p) / 1000.0
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(-50, 700_000, allow_nan=False),
+            # exact halves of a microsecond: rounding must be round()'s (half to even)
+            st.integers(-20, 4_000_000).map(lambda n: n / 2000.0),
+        ),
+        max_size=300,
+    )
+)
+def test_record_many_is_record_of_each_value_bucket_for_bucket(data: list[float]) -> None:
+    one_by_one, at_once = LatencyHistogram(), LatencyHistogram()
+    for v in data:
+        one_by_one.record(v)
+    at_once.record_many(data)
+    a, b = one_by_one.h, at_once.h
+    assert list(a.counts) == list(b.counts)
+    assert (a.total_count, a.min_value, a.max_value) == (b.total_count, b.min_value, b.max_value)
+    assert one_by_one.negative == at_once.negative
+    assert at_once.encode() == one_by_one.encode()
