@@ -42,6 +42,8 @@ class ServerConfig:
     #: Lawful behaviours that are hard on clients (``--hazard``).
     hazards: frozenset[str] = frozenset()
     delay_ms: int = 0
+    #: Hold each result until this long after the audio it covers arrived (calibration).
+    result_latency_ms: int | None = None
     #: Write what each client did to this JSON-lines file (``--record-clients``).
     record_clients: str | None = None
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
@@ -183,6 +185,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds from connect to a complete WebSocket handshake (default 10)",
     )
 
+    lat = parser.add_argument_group("latency (calibrating a client or harness)")
+    lat.add_argument(
+        "--delay-ms",
+        type=int,
+        default=0,
+        help="hold every server message back by exactly this many ms",
+    )
+    lat.add_argument(
+        "--result-latency-ms",
+        type=int,
+        default=None,
+        metavar="L",
+        help="hold each result until L ms after the arrival of the last audio it covers, "
+        "so results leave at a known time instead of when decoding ends (plus --delay-ms); "
+        "results decoded later than that go at once and are counted "
+        "(asrx_results_late_total). Default: send each result when decoded",
+    )
+
     flt = parser.add_argument_group("fault injection")
     flt.add_argument(
         "--fault",
@@ -206,12 +226,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write what each client did (handshake, frames, closing; never its key) to "
         "this JSON-lines file, for grading clients (asrx grade-client)",
-    )
-    flt.add_argument(
-        "--delay-ms",
-        type=int,
-        default=0,
-        help="hold every server message back by exactly this many ms",
     )
 
 
@@ -239,6 +253,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             raise UsageError(f"--{name.replace('_', '-')} must be > 0")
     if args.delay_ms < 0 or args.end_silence_ms < 30 or args.partial_every_ms < 30:
         raise UsageError("--delay-ms must be >= 0; --end-silence-ms, --partial-every-ms >= 30")
+    if args.result_latency_ms is not None and args.result_latency_ms < 1:
+        raise UsageError("--result-latency-ms must be >= 1")
     if not 0 <= args.port <= 65535:
         raise UsageError("--port must be within 0..65535")
     return ServerConfig(
@@ -252,6 +268,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         faults=parse_faults(args.fault),
         hazards=parse_hazards(args.hazard),
         delay_ms=args.delay_ms,
+        result_latency_ms=args.result_latency_ms,
         record_clients=args.record_clients,
         max_frame_bytes=args.max_frame_bytes,
         max_sessions=args.max_sessions,

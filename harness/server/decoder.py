@@ -6,6 +6,14 @@ The decoder batches audio to one engine call per ``partial_every_ms`` of speech 
 it is behind, up to ``MAX_BATCH_MS``), so reading never waits for decoding, and it hands
 each result to ``Replies``. ``backlog`` is the audio queued and not yet decoded; the reader
 closes the session 1013 when it passes ``--max-backlog-seconds``.
+
+With a result latency (``--result-latency-ms L``, a calibration mode) each result is held
+until ``L`` after the arrival of the last audio it covers (a final: of the frame that ended
+its sentence), so the server's processing latency is ``L``, not however long decoding
+took. Each batch is then decoded on its own, never joined with audio queued behind it, so
+the same audio sent at the same pace gives the same messages. A result decoded after its
+release time goes at once and is counted late: a calibration run with late results did
+not have the latency it assumed.
 """
 
 from __future__ import annotations
@@ -15,10 +23,13 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from harness.protocol.audio import BYTES_PER_MS, BYTES_PER_SECOND
+from harness.server.config import ServerConfig
 from harness.server.engines import EngineError, Recognizer
 from harness.server.observability import ServerMetrics, log
+from harness.server.outbox import Outbox
 from harness.server.replies import Replies
 
 #: Largest batch of queued audio handed to the decoder in one call when it is behind.
@@ -59,16 +70,23 @@ class Decoder:
     def __init__(
         self,
         replies: Replies,
+        outbox: Outbox,
         metrics: ServerMetrics,
-        partial_every_ms: int,
+        config: ServerConfig,
         clock: Callable[[], float],
         session_id: int,
     ) -> None:
         self.replies = replies
+        self.outbox = outbox
         self.metrics = metrics
-        self.cadence = partial_every_ms * BYTES_PER_MS
+        self.cadence = config.partial_every_ms * BYTES_PER_MS
         self.clock = clock
         self.session_id = session_id
+        latency_ms = config.result_latency_ms
+        self.result_latency = None if latency_ms is None else latency_ms / 1000.0
+        #: Results released later than the result latency, and the latest by how much (s).
+        self.late = 0
+        self.late_max_s = 0.0
         self.commands: deque[Command] = deque()
         self.wake = asyncio.Event()
         #: Bytes of audio queued and not yet decoded.
@@ -98,7 +116,9 @@ class Decoder:
                     self.replies.begin_sentence()
                 elif isinstance(command, Audio):
                     pending += command.pcm
-                    arrived = self._take_queued_audio(pending, command.arrived)
+                    arrived = command.arrived
+                    if self.result_latency is None:
+                        arrived = self._take_queued_audio(pending, arrived)
                     if len(pending) >= self.cadence:
                         batch = bytes(pending)
                         pending.clear()
@@ -134,7 +154,21 @@ class Decoder:
         return arrived
 
     def _decoded(self, batch: bytes, compute_s: float, arrived: float) -> None:
+        """Bookkeeping for a decoded batch; under a result latency, hold its result."""
         self.backlog -= len(batch)
-        self.metrics.observe_decode(
-            len(batch) / BYTES_PER_SECOND, compute_s, self.clock() - arrived
-        )
+        now = self.clock()
+        self.metrics.observe_decode(len(batch) / BYTES_PER_SECOND, compute_s, now - arrived)
+        if self.result_latency is None:
+            return
+        release = arrived + self.result_latency
+        self.outbox.hold_until(release)
+        if now > release:
+            self.late += 1
+            self.late_max_s = max(self.late_max_s, now - release)
+            self.metrics.results_late.inc()
+
+    def lateness(self) -> dict[str, Any]:
+        """Under a result latency, for the session's log line: did every result go on time?"""
+        if self.result_latency is None:
+            return {}
+        return {"results_late": self.late, "results_late_max_ms": round(self.late_max_s * 1e3, 1)}

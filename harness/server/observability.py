@@ -63,6 +63,11 @@ class ServerMetrics:
             buckets=_LAG_BUCKETS,
             registry=r,
         )
+        self.results_late = Counter(
+            "asrx_results_late",
+            "Results decoded after their --result-latency-ms release time (sent late)",
+            registry=r,
+        )
         self.refused = Counter(
             "asrx_handshakes_refused", "Handshakes refused, by reason", ["reason"], registry=r
         )

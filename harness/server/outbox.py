@@ -1,8 +1,10 @@
 """A session's send queue: messages, then possibly a close, in order, and bounded.
 
-Every item is due ``delay`` seconds after it was queued (``--delay-ms``). All items share
-one delay, so due times never decrease and a FIFO is a correct delay queue: the writer
-task waits for the head's due time while the reader keeps reading audio.
+Every item is due ``delay`` seconds after it was queued (``--delay-ms``), or after the
+outbox's hold (``hold_until``, set by the decoder under ``--result-latency-ms``) when that
+is later. All items share one delay and the hold only moves forward, so due times never
+decrease and a FIFO is a correct delay queue: the writer task waits for the head's due
+time while the reader keeps reading audio.
 
 The writer hands a message to websockets only when the socket can take it, so what a
 client does not read waits here. The queue is bounded in messages and in bytes
@@ -57,6 +59,8 @@ class Outbox:
         self._bytes = 0
         self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
+        #: Nothing queued leaves before this loop time (plus the delay).
+        self._hold = 0.0
         #: A close has been queued (or the session is closing): nothing more is sent.
         self.closing = False
 
@@ -76,11 +80,18 @@ class Outbox:
             self._bytes = 0
             self._on_overflow()
 
+    def hold_until(self, at: float) -> None:
+        """Nothing queued from now on leaves before loop time ``at`` (plus the delay)."""
+        self._hold = max(self._hold, at)
+
+    def _due(self) -> float:
+        return max(self._loop.time(), self._hold) + self._delay
+
     def send(self, payload: str | bytes, kind: str) -> None:
-        self._put(_Item(self._loop.time() + self._delay, payload, kind))
+        self._put(_Item(self._due(), payload, kind))
 
     def close(self, code: int, reason: str = "") -> None:
-        self._put(_Item(self._loop.time() + self._delay, reason, "close", close_code=code))
+        self._put(_Item(self._due(), reason, "close", close_code=code))
         self.closing = True
 
     async def run(self) -> None:

@@ -7,7 +7,8 @@ Three tasks per session, so that reading audio never waits for decoding or sendi
   and watches the idle timeout and the session-length cap;
 - the **decoder** (``decoder.py``) runs those commands against the engine's recognizer and
   hands each result to ``Replies`` (``replies.py``), which builds the messages;
-- the **writer** (``Outbox.run``, ``outbox.py``) sends them, each held back by ``--delay-ms``.
+- the **writer** (``Outbox.run``, ``outbox.py``) sends them, each held back by ``--delay-ms``
+  (and under ``--result-latency-ms`` until its release time).
 
 Nothing is sent for silence. Memory per session is bounded: a ring of recent audio (one
 frame plus pre-roll), at most ``max_backlog_s`` of audio waiting for the decoder, and the
@@ -85,7 +86,7 @@ class ServerSession:
             self.outbox, self.cfg.dialect, self.faults, ctx.shared_history, self.started
         )
         self.decoder = Decoder(
-            self.replies, ctx.metrics, self.cfg.partial_every_ms, self.loop.time, self.id
+            self.replies, self.outbox, ctx.metrics, self.cfg, self.loop.time, self.id
         )
         self.segmenter = SpeechSegmenter(end_silence_ms=self.cfg.end_silence_ms)
         # Audio bookkeeping, in bytes from the start of the stream.
@@ -296,4 +297,5 @@ class ServerSession:
             close_code=code,
             close_reason=self.ws.shed_reason or self.ws.close_reason,
             peer=str(self.ws.remote_address[0]) if self.ws.remote_address else None,
+            **self.decoder.lateness(),
         )
