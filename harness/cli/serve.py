@@ -16,7 +16,9 @@ from harness.server.observability import setup_logging
 DESCRIPTION = (
     "Run the reference asrx server. Prints one JSON line on stdout when ready: "
     '{"event": "ready", "url": ..., "http": ..., "pid": ...}; logs are JSON lines on stderr. '
-    "The synthetic engine does not recognize speech: it emits placeholder words."
+    "The synthetic engine does not recognize speech: it emits placeholder words. "
+    "To calibrate a client or harness, --result-latency-ms L [--delay-ms D] makes a server "
+    "whose results leave L + D ms after the audio they cover arrived (docs/server.md)."
 )
 
 
