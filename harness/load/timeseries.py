@@ -46,11 +46,12 @@ class TimeSeries:
             "failures": window.failed,
         }
         for name, hist in window.histograms.items():
+            p50, p95, p99 = hist.percentiles((50, 95, 99))
             row[name] = {
                 "count": hist.count,
-                "p50": hist.percentile(50),
-                "p95": hist.percentile(95),
-                "p99": hist.percentile(99),
+                "p50": p50,
+                "p95": p95,
+                "p99": p99,
                 # the interval's samples, for comparisons that resample by time
                 "histogram": hist.encode(),
             }

@@ -23,13 +23,20 @@ def copy_histogram(hist: LatencyHistogram) -> LatencyHistogram:
 
 
 def subtract_histogram(now: LatencyHistogram, before: LatencyHistogram) -> LatencyHistogram:
-    """The values recorded into ``now`` since it equalled ``before``."""
+    """The values recorded into ``now`` since it equalled ``before``: the count arrays'
+    difference written in one numpy pass (as recording each bucket's lowest value that
+    many times would, min and max included)."""
     out = LatencyHistogram()
-    a = np.ctypeslib.as_array(now.h.counts).astype(np.int64)
-    b = np.ctypeslib.as_array(before.h.counts).astype(np.int64)
-    diff = a - b
-    for index in np.flatnonzero(diff > 0):
-        out.h.record_value(now.h.get_value_from_index(int(index)), int(diff[index]))
+    a = np.ctypeslib.as_array(now.h.counts).view(np.int64)
+    b = np.ctypeslib.as_array(before.h.counts).view(np.int64)
+    diff = np.maximum(a - b, 0)
+    filled = np.flatnonzero(diff)
+    if len(filled):
+        h = out.h
+        np.ctypeslib.as_array(h.counts).view(np.int64)[:] = diff
+        h.total_count = int(diff.sum())
+        h.min_value = h.get_value_from_index(int(filled[0]))
+        h.max_value = h.get_value_from_index(int(filled[-1]))
     out.negative = max(now.negative - before.negative, 0)
     return out
 
