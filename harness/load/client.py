@@ -127,7 +127,7 @@ class AsrxClient:
             (f.rule for f in findings if not f.strict_only),
             (f.rule for f in findings if f.strict_only),
         )
-        failure = classify(result, metrics)
+        failure = classify(result)
         if failure is not None and failure.kind is FailureKind.REJECTED:
             self._failed(failure, tl.audio_bytes)
             self._refused(failure)  # accepted, then closed as unauthenticated
@@ -148,6 +148,8 @@ class AsrxClient:
         if samples:
             stats.record_sample(SessionSample.of(utt, tl))
         stats.sessions_ok += 1
+        if metrics.segmentation_mismatch:  # lawful, but its sentence latency is undefined
+            stats.segmentation_mismatches += 1
         self.fire(SESSION, None, tl.audio_bytes)
         if utt.text is not None:  # a latency-only utterance has no reference
             hyp = " ".join(t for t in metrics.sentences if t)

@@ -18,7 +18,6 @@ from harness.errors import ConnectFailed, HandshakeRejected, SessionTimeout, Tar
 from harness.protocol.ending import SessionEnd
 from harness.protocol.escape import printable
 from harness.protocol.events import Finding
-from harness.protocol.metrics import SessionMetrics
 from harness.protocol.result import StreamResult
 
 
@@ -31,7 +30,6 @@ class FailureKind(StrEnum):
     DROPPED = "dropped"
     CLOSED_EARLY = "closed_early"
     PROTOCOL_VIOLATION = "protocol_violation"
-    SEGMENTATION_MISMATCH = "segmentation_mismatch"
 
     @property
     def meaning(self) -> str:
@@ -49,8 +47,6 @@ MEANINGS: dict[FailureKind, str] = {
     "error closes such as 1011 or 1013 included: the session still failed)",
     FailureKind.PROTOCOL_VIOLATION: "the server broke a §3 or §4 rule (bad message, oversize "
     "or undecodable frame, wrong close code); the message names the rule",
-    FailureKind.SEGMENTATION_MISMATCH: "the server's sentences differ in number from the "
-    "corpus speech segments (sentence latency undefined)",
 }
 
 #: Ends that break a §3/§4 rule the client recorded as a finding when it happened.
@@ -86,11 +82,13 @@ def finding_line(finding: Finding) -> str:
     return f"§{finding.rule}: {finding.seen}"
 
 
-def classify(result: StreamResult, metrics: SessionMetrics) -> AsrxFailure | None:
+def classify(result: StreamResult) -> AsrxFailure | None:
     """The failure of a session that opened, or None when it went right.
 
     A finding that only strict grading counts (a confirmation without ``state``) does not
-    fail a session: the load run reports it (``RunStats.non_strict``) and moves on.
+    fail a session: the load run reports it (``RunStats.non_strict``) and moves on. Nor
+    does a server that cuts sentences where the corpus does not (a segmentation mismatch,
+    lawful: its sentence latency is undefined, ``RunStats.segmentation_mismatches``).
     """
     end = result.end
     tl = result.session.timeline
@@ -100,12 +98,6 @@ def classify(result: StreamResult, metrics: SessionMetrics) -> AsrxFailure | Non
             return AsrxFailure(FailureKind.PROTOCOL_VIOLATION, finding_line(broken[0]))
         if end is not SessionEnd.COMPLETED:  # a rule end always has its finding
             return AsrxFailure(FailureKind.PROTOCOL_VIOLATION, end.value)
-        if metrics.segmentation_mismatch:
-            return AsrxFailure(
-                FailureKind.SEGMENTATION_MISMATCH,
-                f"{len(metrics.sentences)} server sentences for "
-                f"{metrics.corpus_segments} corpus speech segments",
-            )
         return None
     detail = str(result.error) if result.error is not None else end.value
     if end in _TIMEOUT_ENDS:

@@ -189,6 +189,7 @@ def build_summary(
         "sessions_ok": stats.sessions_ok,
         "sessions_failed": stats.failed,
         "error_ratio": stats.error_ratio,
+        "segmentation_mismatches": stats.segmentation_mismatches,
         "failures": failures_section(stats),
         "findings": findings_section(stats),
         "metrics": {name: m.description for name, m in METRICS.items()},

@@ -149,10 +149,20 @@ def _percentiles_html(s: Mapping[str, Any]) -> str:
         + [f"<td>{escape(what.get(name, ''))}</td>"]
         for name, row in s["percentiles"].items()
     ]
+    mismatched = s.get("segmentation_mismatches") or 0
+    note = (
+        f'<p class="muted">In {mismatched} of {s["sessions_ok"]} completed sessions the '
+        "server cut a different number of sentences than the corpus has speech segments: "
+        "lawful, but those sessions give no sentence latency (docs/protocol.md#latencies); "
+        "word latency does not depend on where sentences end.</p>"
+        if mismatched
+        else ""
+    )
     return (
         "<p>Milliseconds, from full-resolution HdrHistograms (3 significant digits). Only "
         "sessions that completed without failing give latencies.</p>"
         + table(["metric", *cols, "what"], rows)
+        + note
     )
 
 

@@ -223,6 +223,9 @@ class RunStats:
     samples: dict[str, SessionSample] = field(default_factory=dict)
     #: Completed sessions too large to keep as a sample.
     samples_too_large: int = 0
+    #: Completed sessions whose server cut a different number of sentences than the
+    #: corpus has speech segments: lawful, but their sentence latency is undefined.
+    segmentation_mismatches: int = 0
 
     def record(self, samples: Mapping[str, Iterable[float]]) -> None:
         """Add samples (ms) by metric name (``latency_samples``' shape)."""
@@ -314,6 +317,7 @@ class RunStats:
             "words": dict(self.words),
             "samples": [s.to_dict() for s in self.samples.values()],
             "samples_too_large": self.samples_too_large,
+            "segmentation_mismatches": self.segmentation_mismatches,
         }
 
     @classmethod
@@ -335,6 +339,7 @@ class RunStats:
         stats.words.update(data.get("words", {}))
         keep(stats.samples, (SessionSample.from_dict(s) for s in data.get("samples", [])))
         stats.samples_too_large = int(data.get("samples_too_large", 0))
+        stats.segmentation_mismatches = int(data.get("segmentation_mismatches", 0))
         return stats
 
     def merge(self, other: RunStats) -> None:
@@ -365,6 +370,7 @@ class RunStats:
         self.words.update(other.words)
         keep(self.samples, other.samples.values())
         self.samples_too_large += other.samples_too_large
+        self.segmentation_mismatches += other.segmentation_mismatches
 
 
 def _keep_message(messages: Counter[str], message: str, n: int) -> None:

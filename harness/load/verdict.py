@@ -93,6 +93,20 @@ def unmeasured_words(stats: RunStats, metric: str = "word_upl") -> str:
     return "no samples"
 
 
+def _unmeasured(stats: RunStats, metric: str) -> str:
+    """Why a run has no sample of ``metric``."""
+    if metric in WORD_METRICS:
+        return unmeasured_words(stats, metric)
+    if metric == "sentence" and stats.segmentation_mismatches:
+        return (
+            f"in {stats.segmentation_mismatches} of {stats.sessions_ok} completed sessions "
+            "the server cut a different number of sentences than the corpus has speech "
+            "segments, which leaves sentence latency undefined (word latency is not: "
+            "docs/protocol.md#word-latency)"
+        )
+    return "no samples"
+
+
 def lateness_p99(stats: RunStats) -> float | None:
     hist = stats.histograms.get("send_lateness")
     return hist.percentile(99) if hist is not None else None
@@ -158,7 +172,7 @@ def evaluate(stats: RunStats, slo: SLO, aborted: str | None = None) -> list[Verd
         if threshold is not None:
             hist = stats.histograms.get(metric)
             measured = hist.percentile(pct) if hist is not None else None
-            why = unmeasured_words(stats, metric) if metric in WORD_METRICS else "no samples"
+            why = _unmeasured(stats, metric)
             verdicts.append(_ceiling(key, threshold, measured, " ms", why))
     for key, status in WORD_RATIO_KEYS_SPEC.items():
         threshold = getattr(slo, key)

@@ -51,6 +51,7 @@ def snapshot(stats: RunStats) -> RunStats:
     copy.words.update(stats.words)
     copy.sessions = stats.sessions
     copy.sessions_ok = stats.sessions_ok
+    copy.segmentation_mismatches = stats.segmentation_mismatches
     return copy
 
 
@@ -71,6 +72,7 @@ def subtract(now: RunStats, before: RunStats) -> RunStats:
     out.failure_messages = now.failure_messages
     out.sessions = now.sessions - before.sessions
     out.sessions_ok = now.sessions_ok - before.sessions_ok
+    out.segmentation_mismatches = now.segmentation_mismatches - before.segmentation_mismatches
     out.accuracy = now.accuracy
     out.samples = now.samples
     return out
