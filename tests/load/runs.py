@@ -36,6 +36,11 @@ def run_locust(
     )
 
 
+def headless(users: int, seconds: int) -> tuple[str, ...]:
+    """Locust's options for a headless run of ``users`` users, all spawned at once."""
+    return ("--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

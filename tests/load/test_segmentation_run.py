@@ -12,7 +12,7 @@ import pytest
 from harness.corpus import default_corpus_dir
 from harness.exitcodes import OK, SLO_BREACHED
 from harness.server.embedded import EmbeddedServer
-from tests.load.runs import clean_env, run_locust
+from tests.load.runs import clean_env, headless, run_locust
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +26,7 @@ def load_run(tmp_path: Path, url: str, *args: str) -> tuple[int, dict, str]:
     tmp_path.mkdir()
     reports = tmp_path / "reports"
     proc = run_locust(
-        "--headless",
-        "-u",
-        "2",
-        "-r",
-        "2",
-        "-t",
-        "8s",
+        *headless(2, 8),
         "--host",
         url,
         "--asrx-report-dir",

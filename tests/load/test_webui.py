@@ -6,6 +6,7 @@ Driven the way the browser drives it: Locust's own HTTP API (``/swarm``, ``/stop
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import subprocess
@@ -53,35 +54,58 @@ class WebUI:
             time.sleep(0.3)
 
 
+#: Starts of the web UI, each on a fresh free port: between ``free_port`` and Locust's
+#: bind, another process on a busy machine may take the port.
+UI_STARTS = 3
+
+
 @pytest.fixture
 def web_ui(tmp_path: Path) -> Iterator[tuple[WebUI, subprocess.Popen[str], Path]]:
-    port = free_port()
     log = tmp_path / "locust.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            locust_cmd("--web-host", "127.0.0.1", "--web-port", str(port))
-            + ["--asrx-report-dir", str(tmp_path / "reports")],
-            env=clean_env(ASRX_APIKEY=KEY),
-            cwd=tmp_path,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    for _ in range(UI_STARTS):
+        port = free_port()
+        with log.open("w") as sink:
+            proc = subprocess.Popen(
+                locust_cmd("--web-host", "127.0.0.1", "--web-port", str(port))
+                + ["--asrx-report-dir", str(tmp_path / "reports")],
+                env=clean_env(ASRX_APIKEY=KEY),
+                cwd=tmp_path,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         ui = WebUI(f"http://127.0.0.1:{port}")
         try:
-            ui.wait("the web UI", lambda: _up(ui))
-            yield ui, proc, log
-        finally:
+            ui.wait("the web UI", functools.partial(_up, ui, proc))
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+                break
+        except AssertionError:
+            _stop(proc)
+            pytest.fail(f"the web UI did not answer in 30 s; its log: {log.read_text()[-3000:]}")
+        if "already in use" not in log.read_text():
+            pytest.fail(f"Locust exited at start ({proc.returncode}): {log.read_text()[-3000:]}")
+    else:
+        pytest.fail(f"no free port in {UI_STARTS} starts: {log.read_text()[-3000:]}")
+    try:
+        yield ui, proc, log
+    finally:
+        _stop(proc)
 
 
-def _up(ui: WebUI) -> bool:
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _up(ui: WebUI, proc: subprocess.Popen[str]) -> bool:
+    """The UI answers, or Locust has exited (the caller reads why)."""
+    if proc.poll() is not None:
+        return True
     try:
         return ui.get("/")[0] == 200
     except OSError:

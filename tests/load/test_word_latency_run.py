@@ -11,7 +11,7 @@ import pytest
 
 from harness.corpus import REAL_SPEECH_CORPUS, shipped_corpus
 from harness.exitcodes import SLO_BREACHED
-from tests.load.runs import clean_env, run_locust
+from tests.load.runs import clean_env, headless, run_locust
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +21,7 @@ def test_real_speech_gives_upl_everywhere_and_an_impossible_upl_slo_breaches(
 ) -> None:
     reports = tmp_path / "reports"
     proc = run_locust(
-        "--headless",
-        "-u",
-        "2",
-        "-r",
-        "2",
-        "-t",
-        "16s",
+        *headless(2, 16),
         "--asrx-engine",
         "pocketsphinx",
         "--asrx-corpus",
