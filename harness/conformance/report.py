@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -35,44 +36,8 @@ NON_STRICT_WHEN = {
 CHECKS_SHOWN = 3
 SEEN_SHOWN = 3
 
-_CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
-main{max-width:1150px;margin:0 auto;padding:1.2em 1.5em 3em}
-a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}
-.banner{padding:1em 1.5em;color:#fff;border-radius:8px;margin:.5em 0 1em}
-.banner .v{font-size:2em;font-weight:700;letter-spacing:.02em}
-.banner .c{font-size:1.05em;opacity:.95}.banner .r{margin-top:.3em}
-.banner a{color:#fff;text-decoration:underline}.banner .e{margin-top:.4em;font-weight:600}
-.b-PASS{background:#1e7e34}.b-PASS-with-NON-STRICT{background:#5f7d1a}
-.b-FAIL{background:#b3261e}.b-ERROR{background:#6b2c91}
-table{border-collapse:collapse;width:100%;background:#fff}
-td,th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}
-th{background:#f0f0f0;font-weight:600}
-.meta td:first-child{width:11em;color:#555}.meta{margin-bottom:1em}
-nav{margin:.5em 0 1.2em}nav a{margin-right:1.2em}
-h2{font-size:1.25em;margin:1.6em 0 .5em;border-bottom:2px solid #ddd;padding-bottom:.2em}
-.rule{background:#fff;border:1px solid #ddd;border-left:5px solid #b3261e;border-radius:4px;
- margin:.6em 0;padding:.5em .9em}
-.rule.k{border-left-color:#8a8a8a}.rule.n{border-left-color:#b58900}
-.rule h3{font-size:1.05em;margin:.2em 0 .4em}.rule h3 .d{font-weight:400;color:#444}
-.fx td{border:none;border-top:1px solid #eee;padding:5px 8px}.fx{margin-bottom:.3em}
-.ck{width:30%}.ck .mono{font-weight:600}.x{margin:.1em 0}
-.x ul{display:inline-block;vertical-align:top;margin:0 0 .2em;padding-left:1.2em}
-.x details{margin-left:5.2em}
-.l{display:inline-block;width:5.2em;color:#666;font-size:12px}.x .l{vertical-align:top}
-.t{color:#777;font-size:.9em}
-code,.mono{font-family:ui-monospace,monospace;font-size:12.5px;white-space:pre-wrap;
- word-break:break-word}
-details{margin:.3em 0}summary{cursor:pointer}
-.also{font-size:12.5px;color:#444;margin:.2em 0 0 1em}.also li{margin:.15em 0}
-.g{font-weight:700;white-space:nowrap}.g-FAILED{color:#b3261e}.g-ERROR{color:#6b2c91}
-.g-KNOWN{color:#666}.g-NON-STRICT{color:#9a7400}.g-OK{color:#1e7e34}
-.g-SKIPPED,.g-NOT-JUDGED{color:#777}
-.mod>summary{font-weight:600;padding:.3em 0}.mod table{font-size:13px}
-.gl td:first-child{white-space:nowrap;font-family:ui-monospace,monospace}
-.gl td:nth-child(3){width:24%}.gl td:last-child{width:22%;overflow-wrap:anywhere}
-.gl tr:target{background:#fff3c4}.note{color:#555;font-size:.92em}
-"""
+#: The report's style sheet (package data beside this module), inlined in every report.
+_CSS = (resources.files(__package__) / "report.css").read_text(encoding="utf-8")
 
 
 def write_report(path: Path, data: dict[str, Any], kind: str) -> None:
@@ -105,18 +70,22 @@ def _findings(fs: list[dict[str, str]]) -> str:
             + "</li>"
             for f in group
         ]
-        more = ""
-        if len(lines) > SEEN_SHOWN:
-            more = (
-                f"<details><summary>{len(lines) - SEEN_SHOWN} more</summary>"
-                f"<ul>{''.join(lines[SEEN_SHOWN:])}</ul></details>"
-            )
+        shown, more = _folded(lines, SEEN_SHOWN, "more", "<ul>{}</ul>")
         out.append(
             f'<div class="x"><span class="l">expected</span> <code>{e(expected)}</code></div>'
-            f'<div class="x"><span class="l">seen</span><ul>{"".join(lines[:SEEN_SHOWN])}</ul>'
-            f"{more}</div>"
+            f'<div class="x"><span class="l">seen</span>{shown}{more}</div>'
         )
     return "".join(out)
+
+
+def _folded(items: list[str], first: int, more: str, wrap: str) -> tuple[str, str]:
+    """The first ``first`` items in ``wrap`` (a format string), and the rest in ``wrap``
+    behind a disclosure saying how many ``more`` (empty when there are none)."""
+    shown = wrap.format("".join(items[:first]))
+    if len(items) <= first:
+        return shown, ""
+    rest = wrap.format("".join(items[first:]))
+    return shown, f"<details><summary>{len(items) - first} {more}</summary>{rest}</details>"
 
 
 def _also(check: dict[str, Any]) -> str:
@@ -158,13 +127,8 @@ def _by_rule(data: dict[str, Any], grade: str, key: str, css: str, title: str, a
     for rule in sorted(groups, key=lambda r: order.index(r) if r in order else len(order)):
         checks = groups[rule]
         rows = [f"<tr>{_check_cell(c)}<td>{_findings(fs)}{_also(c)}</td></tr>" for c, fs in checks]
-        table = f'<table class="fx">{"".join(rows[:CHECKS_SHOWN])}</table>'
-        if len(rows) > CHECKS_SHOWN:
-            rest = len(rows) - CHECKS_SHOWN
-            table += (
-                f"<details><summary>{rest} more check(s)</summary>"
-                f'<table class="fx">{"".join(rows[CHECKS_SHOWN:])}</table></details>'
-            )
+        shown, more = _folded(rows, CHECKS_SHOWN, "more check(s)", '<table class="fx">{}</table>')
+        table = shown + more
         parts.append(
             f'<div class="rule {css}"><h3>{rule_link(rule)} <span class="d">'
             f"{e(RULES.get(rule, 'unknown rule'))}</span> "
