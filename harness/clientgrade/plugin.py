@@ -216,6 +216,12 @@ def asrx_client_grades(
     # The suite's reports name what was graded: here the client, not a server.
     state = run_state(pytestconfig)
     state.target_url = f"client: {setup.shown_command}"
+    state.title = "asrx grade-client"
+    state.timing_note = (
+        "A check's time is its grading of what the server recorded; the client command's "
+        "runs (one per scenario, several at a time) happen while the checks are set up, "
+        "counted apart."
+    )
     for run in runs.values():
         for secret in run.secrets:
             state.redactor.add(secret)

@@ -191,7 +191,7 @@ def _result(state: RunState, selected: int) -> RunResult:
     if settings is not None and settings.embedded:
         target = f"{target or 'not started'} (embedded reference server, {settings.engine})"
     suite = state.suite
-    return build_result(
+    result = build_result(
         list(state.logs.values()),
         attributed=suite.attributed if suite is not None else None,
         target=state.redactor.url(target),
@@ -203,6 +203,8 @@ def _result(state: RunState, selected: int) -> RunResult:
         known=settings.known if settings else None,
         selected=selected,
     )
+    result.title, result.timing_note = state.title, state.timing_note
+    return result
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

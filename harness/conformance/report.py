@@ -313,7 +313,8 @@ def render(data: dict[str, Any]) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>asrx conformance: {e(verdict)}: {e(data['target'])}</title>"
+        f"<title>{e(data.get('title', 'asrx conformance'))}: {e(verdict)}: "
+        f"{e(data['target'])}</title>"
         f"<style>{_CSS}</style></head><body><main>"
         f'<div class="banner b-{css_verdict}"><div class="v">{e(verdict)}</div>'
         f'<div class="c">{e(count_text)}</div>{_failed_rules(data)}{error}</div>'

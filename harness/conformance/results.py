@@ -95,6 +95,8 @@ class RunResult:
     known_file: str = ""
     deviations: list[DeviationStatus] = field(default_factory=list)
     timing_note: str = TIMING_NOTE
+    #: What was graded, as the report's title says it.
+    title: str = "asrx conformance"
     format: str = FORMAT
 
     def counts(self) -> dict[str, int]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from harness.conformance.results import TIMING_NOTE
 from harness.conformance.settings import SuiteSettings, settings_from_config
 from harness.corpus import Corpus, default_corpus_dir, load_corpus
 from harness.errors import HarnessError
@@ -33,6 +34,10 @@ class RunState:
     #: Keeps every key out of the outputs (the given key, the embedded servers' keys).
     redactor: Redactor = field(default_factory=Redactor)
     target_url: str = ""
+    #: The report's title and how it explains check times (``asrx grade-client`` grades a
+    #: client through this plugin and says so).
+    title: str = "asrx conformance"
+    timing_note: str = TIMING_NOTE
     corpus: Corpus | None = None
     suite: Suite | None = None
     #: Why nothing could be tested (unreachable, refused, TLS): the run is an ERROR.

@@ -85,6 +85,8 @@ def test_asrx_stream_passes_every_scenario(tmp_path: Path) -> None:
         assert ("asrx-rule", rule) in properties(case), name
     html = (tmp_path / "grade.html").read_text(encoding="utf-8")
     assert "C.waits-for-confirm" in html
+    assert "<title>asrx grade-client: PASS: client: " in html
+    assert "runs (one per scenario, several at a time)" in html and "the corpus run" not in html
     assert "normal" in out.stdout and "11 OK" in out.stdout
     folder = tmp_path / "kept"
     kept = [p.read_text(encoding="utf-8") for p in folder.glob("*.*") if p.suffix in TEXTS]
