@@ -11,7 +11,6 @@ mean what they mean there.
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from harness.clientgrade.verdict import (
     GradeOptions,
     ScenarioGrade,
 )
-from harness.conformance.settings import settings_from_config
+from harness.conformance.settings import number, option_text, settings_from_config
 from harness.conformance.state import run_state
 from harness.errors import HarnessError, UsageError
 from harness.protocol.dialect import Dialect
@@ -111,21 +110,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _raw(config: pytest.Config, dest: str) -> str | None:
-    value = config.getoption(dest, default=None)
-    return value if value is not None else os.environ.get(OPTIONS[dest][1]) or None
+    return option_text(config, dest, OPTIONS[dest][1])
 
 
 def _number(config: pytest.Config, dest: str, default: float, low: float) -> float:
-    raw = _raw(config, dest)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"{OPTIONS[dest][0]} must be a number, got {raw!r}") from None
-    if not value >= low:
-        raise UsageError(f"{OPTIONS[dest][0]} must be >= {low:g}, got {raw!r}")
-    return value
+    return number(OPTIONS[dest][0], _raw(config, dest), default, low, above=False)
 
 
 def settings(config: pytest.Config) -> ClientSettings:

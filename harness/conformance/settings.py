@@ -153,23 +153,37 @@ class SuiteSettings:
         return self.url is None
 
 
-def _raw(config: pytest.Config, dest: str) -> str | None:
+def option_text(config: pytest.Config, dest: str, env: str) -> str | None:
+    """An option's text: the command line's, else the environment variable's (None: unset
+    or empty). The plugins of this package read their options through it."""
     value = config.getoption(dest, default=None)
     if value is None:
-        value = os.environ.get(OPTIONS[dest][1]) or None
+        value = os.environ.get(env) or None
     return value if value is None or isinstance(value, str) else str(value)
 
 
-def _positive(flag: str, raw: str | None, default: float) -> float:
+def number(
+    flag: str, raw: str | None, default: float, low: float = 0.0, *, above: bool = True
+) -> float:
+    """``raw`` as a number above ``low`` (``above=False``: at least ``low``), or a one-line
+    usage error naming ``flag``; ``default`` when unset."""
     if raw is None:
         return default
     try:
         value = float(raw)
     except ValueError:
         raise UsageError(f"{flag} must be a number, got {raw!r}") from None
-    if not value > 0:
-        raise UsageError(f"{flag} must be > 0, got {raw!r}")
+    if not (value > low if above else value >= low):
+        raise UsageError(f"{flag} must be {'>' if above else '>='} {low:g}, got {raw!r}")
     return value
+
+
+def _raw(config: pytest.Config, dest: str) -> str | None:
+    return option_text(config, dest, OPTIONS[dest][1])
+
+
+def _positive(flag: str, raw: str | None, default: float) -> float:
+    return number(flag, raw, default)
 
 
 def _byte_count(flag: str, raw: str | None, default: int) -> int:
