@@ -32,7 +32,8 @@ import numpy as np
 
 from harness.corpus.timings import Placement
 from harness.errors import UsageError
-from harness.protocol.words import ReferenceWord, units
+from harness.protocol.text import units
+from harness.protocol.words import ReferenceWord
 
 #: Languages the shipped model aligns.
 ALIGN_LANGUAGES = frozenset({"en"})

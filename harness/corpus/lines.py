@@ -24,7 +24,8 @@ from harness.corpus.utterance import (
     Utterance,
 )
 from harness.errors import UsageError
-from harness.protocol.words import ReferenceWord, normalize
+from harness.protocol.text import normalize
+from harness.protocol.words import ReferenceWord
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")

@@ -1,7 +1,8 @@
 """Accuracy against a corpus's reference text: WER, or CER for scripts written without spaces.
 
 Both sides are normalized the same way before jiwer aligns them (the normalization lives in
-``harness.protocol.words``, which aligns partial hypotheses for word latencies with it):
+``harness.protocol.text``; ``harness.protocol.words`` aligns partial hypotheses for word
+latencies with it):
 
 - Unicode NFKC, then case folded;
 - apostrophes inside words dropped (``don't`` -> ``dont``), every other punctuation or
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import jiwer
 
-from harness.protocol.words import Metric, metric_for, normalize
+from harness.protocol.text import Metric, metric_for, normalize
 
 __all__ = ["Metric", "Score", "metric_for", "normalize", "pool", "score"]
 

@@ -41,7 +41,8 @@ from harness.corpus.manifest import Corpus, Segment, Utterance, load_corpus, wri
 from harness.corpus.staging import staged_folder
 from harness.errors import UsageError
 from harness.protocol.audio import SAMPLE_RATE, bytes_to_ms
-from harness.protocol.words import ReferenceWord, metric_for
+from harness.protocol.text import metric_for
+from harness.protocol.words import ReferenceWord
 
 TEXTS_DIR = Path(__file__).with_name("texts")
 #: eSpeak NG voice and speaking rate (words per minute) per language.

@@ -2,7 +2,7 @@
 
 Aligners write their words in their own spelling (lower case, no punctuation, numbers
 spelled out, their own word boundaries in Thai or Chinese), so their tokens are not taken
-as the reference words: both are cut into the scoring's units (``harness.protocol.words``)
+as the reference words: both are cut into the scoring's units (``harness.protocol.text``)
 and paired by edit distance (``rapidfuzz``'s Levenshtein opcodes). A reference word gets
 the times of the tokens it covers only when every unit of it is paired with an equal unit
 and it starts and ends on token boundaries; otherwise it is *unplaced*: kept, without
@@ -22,7 +22,8 @@ from pathlib import Path
 from rapidfuzz.distance import Levenshtein
 
 from harness.errors import UsageError
-from harness.protocol.words import ReferenceWord, units
+from harness.protocol.text import units
+from harness.protocol.words import ReferenceWord
 
 #: Sidecar suffixes read beside the audio (or in ``--timings DIR``), in this order.
 TIMING_SUFFIXES = (".TextGrid", ".textgrid", ".ctm")

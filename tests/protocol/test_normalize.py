@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.protocol.words import normalize
+from harness.protocol.text import normalize
 
 APOSTROPHES = "'\u2019\u02bc"
 

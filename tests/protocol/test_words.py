@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.protocol.text import normalize, units
 from harness.protocol.timeline import MessageRecord, Timeline
 from harness.protocol.words import (
     ReferenceWord,
     hypothesis_matches,
-    normalize,
     running_hypotheses,
-    units,
     word_latencies,
 )
 
