@@ -20,10 +20,13 @@ Sessions go to the three servers in turns, the order rotated every round, so the
 machine's load drifts over all alike. For each stream it reports the median UPL at 0, the
 shift of the median UPL to the delayed server and to the control (the median over rounds,
 and the round furthest off), whether the servers sent the same messages, and each word's
-own shift (the median over words, over the rounds where the messages were the same).
+own shift (the median over words, over the rounds where the messages were the same); then
+each round more than the tolerance off: how many words moved by more, and the harness's
+own send lateness in both sessions.
 
-Exit 1 when a stream's shift of the median UPL is more than ``--tolerance-ms`` off D, the
-control's more than that off 0, or a result was late.
+Exit 1 when a stream's shift of the median UPL in any round is more than
+``--tolerance-ms`` off D, the control's more than that off 0, a result was late, or a
+session's log line does not say whether one was.
 
     python benchmarks/upl_delay.py                    # D = 200, L = 1500, end silences 300 and 1200
     python benchmarks/upl_delay.py --raw --end-silence-ms 300
@@ -40,6 +43,8 @@ import json
 import os
 import statistics
 import sys
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from harness.audio.convert import reframe
@@ -72,6 +77,8 @@ class Session:
     sentences: int
     #: Every message's text, to tell whether the servers recognized the same thing.
     texts: list[str]
+    #: The harness's own health: its latest frame against the real-time schedule.
+    send_lateness_max_ms: float
 
     @property
     def median(self) -> float:
@@ -91,6 +98,8 @@ class Lateness:
     """What the calibration servers' session log lines say."""
 
     sessions: int = 0
+    #: Sessions whose log line does not say whether a result was late (not calibrated).
+    unknown: int = 0
     late: int = 0
     worst_ms: float = 0.0
 
@@ -100,8 +109,11 @@ class Lateness:
                 continue
             end = json.loads(line)
             self.sessions += 1
-            self.late += end.get("results_late", 0)
-            self.worst_ms = max(self.worst_ms, end.get("results_late_max_ms", 0.0))
+            if "results_late" not in end:
+                self.unknown += 1
+                continue
+            self.late += end["results_late"]
+            self.worst_ms = max(self.worst_ms, end["results_late_max_ms"])
 
 
 def speech_of(utterances: list[Utterance]) -> list[Speech]:
@@ -132,7 +144,7 @@ async def run_session(url: str, speech: Speech, speed: float) -> Session:
     tl = result.session.timeline
     upl = [w.upl_ms for w in word_latencies(tl, speech.words, "en").words]
     texts = [m.text for m in tl.messages if not m.confirmation]
-    return Session(upl, len(tl.sentences()), texts)
+    return Session(upl, len(tl.sentences()), texts, max(tl.frames.lateness_ms()))
 
 
 def measure(
@@ -184,27 +196,58 @@ def word_shifts(base: Session, other: Session) -> list[float]:
 
 @dataclass(frozen=True)
 class Shift:
-    """The shift of the median UPL from the base server to another, over the rounds."""
+    """The shift of the median UPL from the base server to another, round by round."""
 
-    median: float
-    #: The round's shift furthest from ``median``.
-    worst: float
+    #: One per round: the other session's median UPL minus the base session's.
+    rounds: tuple[float, ...]
     same_texts: int
-    rounds: int
     per_word: float
 
     @staticmethod
     def of(base: list[Session], other: list[Session]) -> Shift:
         pairs = list(zip(base, other, strict=True))
-        shifts = [o.median - b.median for b, o in pairs]
-        mid = median(list(shifts))
         return Shift(
-            mid,
-            max(shifts, key=lambda s: abs(s - mid)),
+            tuple(o.median - b.median for b, o in pairs),
             sum(b.texts == o.texts for b, o in pairs),
-            len(pairs),
             median([v for b, o in pairs for v in word_shifts(b, o)]),
         )
+
+    @property
+    def median(self) -> float:
+        return median(list(self.rounds))
+
+    @property
+    def worst(self) -> float:
+        """The round's shift furthest from the median over the rounds."""
+        mid = self.median
+        return max(self.rounds, key=lambda s: abs(s - mid))
+
+    def within(self, target: float, tolerance: float) -> bool:
+        """Every round's shift, not only their median: one pair of sessions off is a miss.
+        NaN (no UPL at all) is not within anything."""
+        return all(abs(s - target) <= tolerance for s in self.rounds)
+
+
+def strays(o: Outcome, server: str, target: float, tolerance: float) -> list[str]:
+    """One line per round whose shift of the median UPL missed: how many words moved by
+    more than the tolerance, and whether the harness itself fell behind its pacing then."""
+    lines = []
+    for r, (b, x) in enumerate(zip(o.sessions["base"], o.sessions[server], strict=True)):
+        shift = x.median - b.median
+        if abs(shift - target) <= tolerance:
+            continue
+        off = [v - target for v in word_shifts(b, x) if abs(v - target) > tolerance]
+        words = (
+            f"{len(off)} of {len(word_shifts(b, x))} words off by more than {tolerance:g} ms"
+            + (f" (furthest {max(off, key=abs):+.1f} ms)" if off else "")
+            if b.texts == x.texts
+            else "different messages"
+        )
+        lines.append(
+            f"  {o.speech.name} round {r + 1}, {server}: {shift - target:+.1f} ms off; {words}; "
+            f"send lateness max {b.send_lateness_max_ms:.1f} / {x.send_lateness_max_ms:.1f} ms"
+        )
+    return lines
 
 
 def report(end_silence_ms: int, opts: argparse.Namespace, outcomes: list[Outcome]) -> bool:
@@ -216,23 +259,38 @@ def report(end_silence_ms: int, opts: argparse.Namespace, outcomes: list[Outcome
         f"{'to 0':>7} {'worst':>7} {'same':>5} {'per word':>8}"
     )
     ok = True
+    rounds = opts.rounds
     for o in outcomes:
         base = o.sessions["base"]
         late = Shift.of(base, o.sessions["delayed"])
         twin = Shift.of(base, o.sessions["control"])
-        # NaN (no UPL at all) fails too.
-        ok = ok and abs(late.median - d) <= tol and abs(twin.median) <= tol
-        sentences = "/".join(str(o.sessions[s][0].sentences) for s in SERVERS)
-        count = sum(v is not None for v in base[0].upl_ms)
+        ok = ok and late.within(d, tol) and twin.within(0, tol)
+        sentences = "/".join(_counts(x.sentences for x in o.sessions[s]) for s in SERVERS)
+        # Rounds need not recognize the same words (pocketsphinx does not always).
+        count = _counts(sum(v is not None for v in b.upl_ms) for b in base)
         print(
             f"  {o.speech.name:<14} {sentences:>9} {count:>4} "
             f"{median([b.median for b in base]):>6.1f} ms "
-            f"{late.median:>5.1f} ms {late.worst:>5.1f} ms {late.same_texts:>2}/{late.rounds} "
+            f"{late.median:>5.1f} ms {late.worst:>5.1f} ms {late.same_texts:>2}/{rounds} "
             f"{late.per_word:>6.1f} ms   "
-            f"{twin.median:>+4.1f} ms {twin.worst:>+4.1f} ms {twin.same_texts:>2}/{twin.rounds} "
+            f"{twin.median:>+4.1f} ms {twin.worst:>+4.1f} ms {twin.same_texts:>2}/{rounds} "
             f"{twin.per_word:>+5.1f} ms"
         )
+    missed = [
+        line
+        for o in outcomes
+        for server, target in (("delayed", d), ("control", 0))
+        for line in strays(o, server, target, tol)
+    ]
+    if missed:
+        print(f"rounds more than {tol:g} ms off:", *missed, sep="\n")
     return ok
+
+
+def _counts(values: Iterable[int]) -> str:
+    """One count, or the range of counts when the rounds differed."""
+    seen = sorted(set(values))
+    return str(seen[0]) if len(seen) == 1 else f"{seen[0]}-{seen[-1]}"
 
 
 def main() -> int:
@@ -263,22 +321,28 @@ def main() -> int:
     print(f"servers: pocketsphinx, {mode}; {args.rounds} rounds")
     ok = True
     lateness = Lateness()
-    for silence in (int(s) for s in args.end_silence_ms.split(",")):
+    silences = [int(s) for s in args.end_silence_ms.split(",")]
+    started = time.monotonic()
+    for silence in silences:
         outcomes = measure(speeches, silence, args, lateness)
         ok = report(silence, args, outcomes) and ok
     if not args.raw:
+        # A session whose log line is missing or silent about lateness proves nothing.
+        expected = len(silences) * len(SERVERS) * args.rounds * len(speeches)
+        known = lateness.sessions - lateness.unknown
         print(
-            f"\nlate results: {lateness.late} in {lateness.sessions} sessions "
+            f"\nlate results: {lateness.late} in {known} of {expected} sessions "
             f"(worst {lateness.worst_ms:.1f} ms past {args.result_latency_ms} ms)"
         )
-        ok = ok and lateness.late == 0
+        ok = ok and lateness.late == 0 and known == expected
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     verdict = "PASS" if ok else "FAIL"
     print(
         f"{verdict}: every shift of the median UPL within {args.tolerance_ms:g} ms of "
         f"{args.delay_ms} ms, the control's of 0"
-        + ("" if args.raw else ", no late result")
-        + f" (machine load average {load}, {os.cpu_count()} cores)"
+        + ("" if args.raw else ", every session's lateness known and no result late")
+        + f" (machine load average {load}, {os.cpu_count()} cores; "
+        f"{(time.monotonic() - started) / 60:.1f} min)"
     )
     return 0 if ok else 1
 
