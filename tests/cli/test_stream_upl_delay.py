@@ -4,10 +4,12 @@ against the reference server (pocketsphinx) answering at once and ``DELAY_MS`` l
 Both servers run in their calibration mode (``--result-latency-ms``): each result leaves a
 fixed time after the audio it covers arrived instead of when decoding ends, and every
 batch of audio is decoded on its own, so both send the same messages at times known to
-the millisecond and any shift beyond the delay is the harness's. The median UPL must move
-by the delay within ``TOLERANCE_MS``: without the delay in the UPL the shift would be
-about 0, counted twice about 800 ms. An attempt in which a server decoded a result later
-than its calibrated latency (a busy machine) is inconclusive, and repeated.
+within a few milliseconds (their event loops' wake-ups) and any shift beyond the delay is
+the harness's. Each word's UPL must move by the delay (the median of the words' shifts
+within ``TOLERANCE_MS``), and the median UPL within ``MEDIAN_UPL_TOLERANCE_MS``: without
+the delay in the UPL the shift would be about 0, counted twice about 800 ms. An attempt
+in which a server decoded a result later than its calibrated latency (a busy machine) is
+inconclusive, and repeated.
 ``benchmarks/upl_delay.py`` measures the same over the whole corpus and two segmentations.
 """
 
@@ -27,7 +29,13 @@ from tests.conftest import APIKEY, run_asrx
 DELAY_MS = 400
 #: Above pocketsphinx's slowest decoding of this utterance (its final: about 0.5 s).
 RESULT_LATENCY_MS = 1000
+#: Each word's UPL moves by the delay: the median of the words' shifts within 2 ms (the
+#: benchmark measures 0.6 ms). The median UPL is one or two words' value, so it carries
+#: those words' own jitter between two sessions: on the shared 2-core development machine
+#: single pairs of sessions were off by up to 6.8 ms, and so was a control pair of
+#: identical servers (docs/benchmarks.md#upl-delay).
 TOLERANCE_MS = 2.0
+MEDIAN_UPL_TOLERANCE_MS = 10.0
 ATTEMPTS = 3
 LOG_TIMEOUT_S = 5.0
 UTTERANCE = "austen-0870"  # 22 words, 7.1 s
@@ -80,7 +88,11 @@ def test_median_upl_moves_by_the_servers_delay() -> None:
     assert said == said_late
     assert base["upl_ms"]["count"] >= 10, base["words"]
     shift = delayed["upl_ms"]["p50"] - base["upl_ms"]["p50"]
-    assert abs(shift - DELAY_MS) <= TOLERANCE_MS, (shift, base["upl_ms"], delayed["upl_ms"])
+    assert abs(shift - DELAY_MS) <= MEDIAN_UPL_TOLERANCE_MS, (
+        shift,
+        base["upl_ms"],
+        delayed["upl_ms"],
+    )
     pairs = zip(base["words"]["list"], delayed["words"]["list"], strict=True)
     shifts = [d["upl_ms"] - b["upl_ms"] for b, d in pairs if b["upl_ms"] is not None]
     assert len(shifts) == base["upl_ms"]["count"]  # the same words were shown in both
