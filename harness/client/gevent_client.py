@@ -8,10 +8,11 @@ No thread, no event-loop bridge, no monkey-patching required (it works with or w
 ``benchmarks/load_io.py`` measured this design against the websockets sync client and
 websocket-client under gevent; docs/benchmarks.md has the figures behind the choice.
 
-Two greenlets per session: the caller's sends at real-time pacing, a receiver feeds what
-arrives to the wire. This is the per-frame hot path of a load run: one ``send`` per frame,
-no per-frame objects beyond the frame's own. Every wait has a timeout from
-``Target.timeouts``.
+Per session, a receiver greenlet feeds what arrives to the wire, and the process's pacer
+(``harness.client.pacer``: one greenlet for every session) sends each audio frame on its
+absolute deadline, handing a frame that would wait back to the caller's greenlet. This is
+the per-frame hot path of a load run: one ``send`` per frame, no per-frame objects beyond
+the frame's own. Every wait has a timeout from ``Target.timeouts``.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ import gevent.event
 import gevent.lock
 from gevent import socket, ssl
 
+from harness.client.pacer import Pacer, catch_up, pacer
 from harness.client.target import Target, connect_error
 from harness.errors import SessionTimeout
 from harness.protocol.ending import Wait
-from harness.protocol.pacing import FrameSchedule
 from harness.protocol.result import StreamResult
 from harness.protocol.session import ClientSession
 from harness.protocol.wire import Wire
@@ -55,36 +56,107 @@ class Connection:
     """A gevent socket writing what a Sans-I/O protocol queues.
 
     Writes are serialized by a lock (the receiver greenlet writes too: close replies,
-    pongs); gevent allows one reader and one writer on a socket at a time.
+    pongs; the pacer writes audio frames); gevent allows one reader and one writer on a
+    socket at a time.
+
+    The socket itself has no timeout: a gevent socket with one arms a timer for every
+    ``recv``, and the receiver waits for transcripts on every session all the time. A
+    write that has to wait for buffer space is bounded by ``send_timeout`` instead.
     """
 
-    def __init__(self, sock: socket.socket, protocol: SendsData) -> None:
+    def __init__(self, sock: socket.socket, protocol: SendsData, secure: bool = False) -> None:
         self.sock = sock
         self.protocol = protocol
+        #: TLS: a write may wait even for buffer space that is there (the TLS layer may
+        #: need to read), so every write takes the waiting path.
+        self.secure = secure
+        #: Bound on one write that waits for buffer space (None: unbounded, during the
+        #: opening handshake, which ``timeouts.open`` bounds as a whole).
+        self.send_timeout: float | None = None
         self._send_lock = gevent.lock.Semaphore()
 
     def flush(self) -> None:
         with self._send_lock:
-            for data in self.protocol.data_to_send():
-                if data:
-                    self._send_all(data)
-                else:  # the protocol asks for a half-close (after the closing handshake)
-                    with contextlib.suppress(OSError):
-                        self.sock.shutdown(_stdlib_socket.SHUT_WR)
+            self._write(self.protocol.data_to_send())
+
+    # -- the pacer's writes (``harness.client.pacer``) -------------------------------------
+    def writing(self) -> bool:
+        """Another greenlet is writing: a write now would wait for it."""
+        return self._send_lock.locked()
+
+    def write_now(self) -> list[bytes]:
+        """Write what the protocol queued without waiting; return what did not fit, in
+        which case the lock is taken for ``finish_write``. The caller saw ``writing()``
+        False and let no other greenlet run since."""
+        if self._send_lock.locked():
+            raise RuntimeError("write_now while another greenlet writes")
+        chunks = self.protocol.data_to_send()
+        for i, data in enumerate(chunks):
+            if not data:  # a half-close: the waiting path does it
+                rest = chunks[i:]
+                break
+            sent = self._send_now(data)
+            if sent < len(data):
+                rest = [data[sent:], *chunks[i + 1 :]]
+                break
+        else:
+            return []
+        self._send_lock.acquire()  # free, as checked: this does not wait
+        return rest
+
+    def finish_write(self, rest: list[bytes]) -> None:
+        """Write ``rest`` (what ``write_now`` left, its lock still taken) within the
+        send timeout, then release the lock."""
+        try:
+            self._write(rest)
+        finally:
+            self._send_lock.release()
+
+    def release(self) -> None:
+        """Give up a write ``write_now`` left unfinished (the connection is abandoned)."""
+        self._send_lock.release()
+
+    def _write(self, chunks: list[bytes]) -> None:
+        for data in chunks:
+            if data:
+                self._send_all(data)
+            else:  # the protocol asks for a half-close (after the closing handshake)
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(_stdlib_socket.SHUT_WR)
+
+    def _send_now(self, data: bytes) -> int:
+        """Bytes of ``data`` the socket took without waiting (plain TCP only)."""
+        try:
+            return int(self.sock.send(data, 0, 0.0))
+        except BlockingIOError:
+            return 0
 
     def _send_all(self, data: bytes) -> None:
-        """``sendall`` without gevent's per-call ``getsockopt`` and chunking loop.
+        """All of ``data``; waits for buffer space within ``send_timeout``.
 
-        An audio frame nearly always fits the socket buffer: one ``send`` (which waits,
-        within the socket's timeout, only when the buffer is full) is the whole cost.
+        An audio frame nearly always fits the socket buffer: one ``send`` is the whole
+        cost, with no timer and none of gevent's ``sendall`` chunking loop.
         """
-        sent = self.sock.send(data)
-        if sent < len(data):  # a full buffer: the rest within one overall timeout
-            self.sock.sendall(memoryview(data)[sent:])
+        view: bytes | memoryview = data
+        if not self.secure:
+            sent = self._send_now(data)
+            if sent == len(data):
+                return
+            view = memoryview(data)[sent:]
+        timeout = self.send_timeout
+        with gevent.Timeout(timeout, SendTimedOut(timeout) if timeout is not None else None):
+            self.sock.sendall(view)
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+class SendTimedOut(TimeoutError):
+    """A write found no buffer space within the send timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no buffer space to send within {seconds:g} s")
 
 
 def _tcp_connect(host: str, port: int) -> socket.socket:
@@ -129,9 +201,10 @@ def open_connection(target: Target, session: ClientSession) -> tuple[Connection,
         with gevent.Timeout(target.timeouts.open, False):
             sock = _tcp_connect(host, target.port)
             sock.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
+            sock.settimeout(None)  # whatever the process default: ``Connection`` says why
             if target.secure:
                 sock = _tls_context(target.ca_file).wrap_socket(sock, server_hostname=host)
-            conn = Connection(sock, wire)
+            conn = Connection(sock, wire, secure=target.secure)
             conn.flush()
             while not wire.opened:
                 data = sock.recv(RECV_BYTES)
@@ -142,6 +215,7 @@ def open_connection(target: Target, session: ClientSession) -> tuple[Connection,
                 failure = wire.handshake_failure(eof=not data)
                 if failure is not None:
                     raise failure
+            catch_up()  # sessions opening in a row do not hold other sessions' frames
             return conn, wire
         raise SessionTimeout("the opening handshake", target.timeouts.open)
     except Exception as exc:
@@ -178,11 +252,14 @@ def stream(
     session = session or ClientSession(target.dialect, target.limits)
     conn, wire = open_connection(target, session)
     changed = gevent.event.Event()
-    receiver = gevent.spawn(_receive, conn, wire, changed)
+    paced = pacer()
+    receiver = gevent.spawn(_receive, conn, wire, changed, paced)
     t = target.timeouts
     try:
-        conn.sock.settimeout(t.send)
-        _send_frames(conn, wire, frames, speed, stop)
+        conn.send_timeout = t.send
+        paced.send_frames(conn, wire, frames, speed, stop, direct=not target.secure)
+        if stop is not None and stop.is_set():
+            wire.interrupt()
         if wire.can_send:
             wire.send_end_of_stream(clock())
             conn.flush()
@@ -201,42 +278,15 @@ def stream(
     return wire.result(t)
 
 
-def _send_frames(
-    conn: Connection,
-    wire: Wire,
-    frames: Iterable[bytes],
-    speed: float | None,
-    stop: gevent.event.Event | None,
-) -> None:
-    """Send every frame on its absolute deadline, while the session takes audio."""
-    schedule = FrameSchedule(clock(), speed)
-    for frame in frames:
-        now = clock()
-        due = schedule.next(len(frame), now)
-        if due > now:
-            gevent.sleep(due - now)
-        if stop is not None and stop.is_set():
-            wire.interrupt()
-            return
-        if not wire.can_send_audio:
-            return
-        sent = clock()
-        wire.send_audio(frame)
-        conn.flush()
-        wire.audio_sent(len(frame), due, sent)
-    if stop is not None and stop.is_set():
-        wire.interrupt()
-
-
-def _receive(conn: Connection, wire: Wire, changed: gevent.event.Event) -> None:
-    """Feed arriving bytes to the wire until the connection ends."""
+def _receive(conn: Connection, wire: Wire, changed: gevent.event.Event, paced: Pacer) -> None:
+    """Feed arriving bytes to the wire until the connection ends (the caller bounds the
+    waits: the socket has no timeout)."""
     while True:
         try:
             data = conn.sock.recv(RECV_BYTES)
-        except TimeoutError:
-            continue  # the socket timeout bounds sends; the caller bounds the waits
         except OSError:
             data = b""
+        paced.catch_up()  # frames due go out before this read is processed
         if data:
             wire.receive_data(data, clock())
         else:
