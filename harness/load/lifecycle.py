@@ -26,7 +26,7 @@ from harness.client.target import check_url
 from harness.corpus import default_corpus_dir, load_corpus
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import USAGE
-from harness.load import abort, runstate
+from harness.load import abort, collector, runstate
 from harness.load.abort import fail_usage
 from harness.load.options import LoadOptions
 from harness.load.runstate import run_stats, state, worker_total
@@ -118,6 +118,8 @@ def on_test_start(environment: Environment, **_: Any) -> None:
             load_utterances(environment, opts.corpus)
         except (HarnessError, OSError) as exc:
             abort.abort(environment, f"cannot use corpus: {exc}", USAGE)
+            return
+    collector.settle()  # this process streams: no collector pauses between frames
 
 
 @events.quitting.add_listener
