@@ -36,6 +36,7 @@ import gevent
 from locust.env import Environment
 
 from harness.client import gevent_client
+from harness.client.pacer import catch_up
 from harness.client.target import Target
 from harness.corpus import score
 from harness.corpus.manifest import Utterance
@@ -117,6 +118,7 @@ class AsrxClient:
         return self._judge(utt, result)
 
     def _judge(self, utt: Utterance, result: StreamResult) -> AsrxFailure | None:
+        catch_up()  # other sessions' frames first: sessions often end together
         stats = self.state.stats
         tl = result.session.timeline
         metrics = session_metrics(tl, utt.segments)
@@ -138,6 +140,7 @@ class AsrxClient:
             self._failed(failure, tl.audio_bytes)
             return failure
         words = self._word_latencies(utt, result)
+        catch_up()
         samples = latency_samples(result, metrics, words)
         for name, values in samples.items():
             for v in values:
