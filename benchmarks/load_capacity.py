@@ -2,27 +2,33 @@
 
 1. **Capacity, step by step** (``--steps 250,500,750,1000``): for each N, a fresh
    synthetic-engine reference server and ``locust -f locustfiles/stream.py --headless -u N``
-   (one process, the real user class: protocol core, metrics, RunStats) streaming corpus
-   utterances with 1024-byte frames at real time. With two or more CPUs the Locust process
-   is pinned to CPU 0 and the server to CPU 1, so neither steals the other's core and the
-   figures say which side ran out. Measured in the steady window (all users spawned): the
-   Locust process's CPU (user + system) and the server's, and from RunStats every frame's
-   send lateness (p50/p99/max, the whole run). A step *holds* when p99 send lateness is
-   <= 5 ms and no session failed; when it does not, the verdict names the saturated side
-   (a process at >= 95 % of its core).
+   (the real user class: protocol core, metrics, RunStats, scoring) streaming corpus
+   utterances with 1024-byte frames at real time, once per ``--processes`` count (Locust's
+   own ``--processes``: a master and that many forked workers). With two or more CPUs the
+   Locust processes are pinned to CPU 0 and the server to CPU 1, so neither steals the
+   other's core and the figures say which side ran out. Measured in the steady window (all
+   users spawned), for each side separately: CPU (user + system, the whole process tree)
+   over the audio the server's ``/metrics`` says it received then (ms per stream-second)
+   and resident memory (the tree's, at the window's end; per stream: the slope between the
+   first and the last step). From RunStats, every frame's send lateness (p50/p99/max, the
+   whole run). A step *holds* when p99 send lateness is <= 5 ms and no session failed;
+   when it does not, the verdict names the saturated side (a process at >= 95 % of a core).
 2. **Against a bare loop**: the same N streams by a bare websocket-client loop (one thread
    per stream, paced sends, a reader thread; no protocol core, no metrics:
    ``benchmarks/load_io.py``'s ``wsclient-threads``), pinned the same way; the ratio of
    CPU per audio-second streamed, Locust user over bare loop, is the figure to quote.
-3. **Latency accuracy**: the Locust user against a server with ``--delay-ms 0`` and one
-   with ``--delay-ms D``: the median first-partial latency should move by D (within 2 ms).
+3. **Latency accuracy**: ``--accuracy-users`` streams (500) against a server in calibration
+   mode (``--result-latency-ms``: each result leaves a fixed time after the audio it covers
+   arrived, whatever the load) with ``--delay-ms 0`` and one with ``--delay-ms D``: the
+   median first-partial latency should move by D (within 2 ms).
 
-    python benchmarks/load_capacity.py --steps 250,500,750,1000 --seconds 15
+    python benchmarks/load_capacity.py --steps 250,500,750,1000 --processes 1,2 --seconds 15
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -37,6 +43,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 LOCUSTFILE = REPO / "locustfiles" / "stream.py"
 KEY = "bench-key"
+MB = 1 << 20
 
 
 def _env() -> dict[str, str]:
@@ -45,15 +52,27 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _cpu(proc: psutil.Process) -> float:
-    t = proc.cpu_times()
-    return float(t.user + t.system)
-
-
 def _tree(pid: int) -> list[psutil.Process]:
-    """A server process and its worker processes (decoders)."""
+    """A process and its children (a server's decoders, a Locust master's workers)."""
     proc = psutil.Process(pid)
     return [proc, *proc.children(recursive=True)]
+
+
+def _cpu(pid: int) -> float:
+    total = 0.0
+    for proc in _tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = proc.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _rss(pid: int) -> float:
+    total = 0
+    for proc in _tree(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += proc.memory_info().rss
+    return total / MB
 
 
 #: CPU sets: the client (Locust or the bare loop) and the server, when there are two CPUs.
@@ -69,42 +88,41 @@ def _pin(pid: int, cpus: set[int] | None) -> None:
             os.sched_setaffinity(proc.pid, cpus)
 
 
-def _pin_self() -> None:  # preexec_fn of client processes
+def _pin_self() -> None:  # preexec_fn of client processes (forked workers inherit it)
     if CLIENT_CPUS is not None:
         os.sched_setaffinity(0, CLIENT_CPUS)
 
 
-def _audio_received(http_url: str | None) -> float | None:
-    """The server's ``asrx_audio_seconds_total`` (audio it received), from /metrics."""
-    if not http_url:
-        return None
+def _counter(http_url: str, name: str) -> float:
+    """A counter of the server's /metrics (``asrx_audio_seconds``: audio it received)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     with urllib.request.urlopen(f"{http_url}/metrics", timeout=5) as resp:
         text = resp.read().decode()
     for family in text_string_to_metric_families(text):
-        if family.name == "asrx_audio_seconds":
+        if family.name == name:
             return sum(s.value for s in family.samples if s.name.endswith("_total"))
-    return None
+    raise RuntimeError(f"{http_url}/metrics has no {name}_total")
+
+
+def _audio_received(http_url: str) -> float:
+    return _counter(http_url, "asrx_audio_seconds")
 
 
 def run_locust(
-    url: str,
-    users: int,
-    rate: int,
-    seconds: float,
-    servers: list[psutil.Process],
-    http_url: str | None = None,
+    url: str, http_url: str, server_pid: int, users: int, args: argparse.Namespace, processes: int
 ) -> dict:
-    """One local Locust process; CPU of it and of the servers over the steady window."""
-    ramp = users / rate
-    run_time = ramp + 3 + seconds + 2
+    """One Locust run; CPU and memory of it and of the server over the steady window."""
+    ramp = users / args.rate
+    run_time = ramp + 3 + args.seconds + 2
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = Path(tmp) / "stats.json"
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
-        cmd += ["-u", str(users), "-r", str(rate), "-t", f"{run_time:.0f}s", "--host", url]
+        cmd += ["-u", str(users), "-r", str(args.rate), "-t", f"{run_time:.0f}s", "--host", url]
         cmd += ["--asrx-stats-out", str(stats_path), "--only-summary", "--stop-timeout", "0"]
         cmd += ["--asrx-timeout-scale", "3", "--loglevel", "WARNING"]
+        if processes > 1:
+            cmd += ["--processes", str(processes)]
         proc = subprocess.Popen(
             cmd,
             env=_env(),
@@ -114,40 +132,33 @@ def run_locust(
             text=True,
             preexec_fn=_pin_self,
         )
-        ps = psutil.Process(proc.pid)
         time.sleep(ramp + 3)
-        a0 = _audio_received(http_url)
-        c0, s0 = _cpu(ps), [_cpu(s) for s in servers]
+        a0, c0, s0 = _audio_received(http_url), _cpu(proc.pid), _cpu(server_pid)
         t0 = time.monotonic()
-        time.sleep(seconds)
-        c1, s1 = _cpu(ps), [_cpu(s) for s in servers]
+        time.sleep(args.seconds)
+        c1, s1 = _cpu(proc.pid), _cpu(server_pid)
         window = time.monotonic() - t0
         a1 = _audio_received(http_url)
-        time.sleep(max(0.0, run_time - (ramp + 3 + seconds) - 0.7))
-        c_end = _cpu(ps)  # since the process started, just before Locust stops
+        client_mb, server_mb = _rss(proc.pid), _rss(server_pid)
         _, err = proc.communicate(timeout=run_time + 120)
         stats = json.loads(stats_path.read_text())
     from harness.load.stats import RunStats
 
     rs = RunStats.from_dict(stats)
     late = rs.histograms["send_lateness"]
+    audio = a1 - a0
     return {
         "users": users,
+        "processes": processes,
         "window_s": window,
-        "client_cpu_s": c1 - c0,
-        "client_cpu_ms_per_stream_s": 1000 * (c1 - c0) / (users * window),
+        "window_audio_s": audio,
+        "streams_in_window": audio / window,
         "client_cores": (c1 - c0) / window,
-        "server_cores": sum(b - a for a, b in zip(s0, s1, strict=True)) / window,
-        # Sessions also wait for confirmations: the audio actually streamed is the
-        # fairer denominator (frames of finished sessions x 32 ms).
-        "audio_stream_s": late.count * 0.032,
-        "streams_sending_avg": late.count * 0.032 / run_time,
-        "client_cpu_ms_per_audio_s": 1000 * c_end / (late.count * 0.032) if late.count else None,
-        # The fairest figure: steady-window CPU over the audio the server received then.
-        "window_audio_s": (a1 - a0) if a0 is not None and a1 is not None else None,
-        "client_cpu_ms_per_window_audio_s": (
-            1000 * (c1 - c0) / (a1 - a0) if a0 is not None and a1 is not None and a1 > a0 else None
-        ),
+        "client_cpu_ms_per_stream_s": 1000 * (c1 - c0) / audio if audio > 0 else None,
+        "client_rss_mb": client_mb,
+        "server_cores": (s1 - s0) / window,
+        "server_cpu_ms_per_stream_s": 1000 * (s1 - s0) / audio if audio > 0 else None,
+        "server_rss_mb": server_mb,
         "lateness_p50_ms": late.percentile(50),
         "lateness_p99_ms": late.percentile(99),
         "lateness_max_ms": late.max,
@@ -186,35 +197,39 @@ def verdict(cap: dict) -> str:
     side = [
         name
         for name, cores in (("client", cap["client_cores"]), ("server", cap["server_cores"]))
-        if cores >= SATURATED
+        if cores >= SATURATED * (cap["processes"] if name == "client" else 1)
     ]
     return f"p99 lateness {late} ms > {LATENESS_BOUND_MS:g} ms" + (
         f" ({' and '.join(side)} saturated)" if side else ""
     )
 
 
-def capacity_step(n: int, args: argparse.Namespace, skip: set[str]) -> dict:
+def server(n: int, **kw: object):  # type: ignore[no-untyped-def]
     from harness.server.embedded import EmbeddedServer
 
     limits = ["--max-sessions", str(n * 2), "--idle-timeout", "120"]
-    row: dict[str, object] = {"streams": n}
+    extra = [*limits, *kw.pop("extra", [])]  # type: ignore[misc]
+    return EmbeddedServer(extra_args=extra, **kw)  # type: ignore[arg-type]
+
+
+def capacity_step(n: int, args: argparse.Namespace, skip: set[str]) -> dict:
+    row: dict[str, object] = {"streams": n, "locust": {}}
     if "capacity" not in skip:
-        with EmbeddedServer(apikeys=(KEY,), extra_args=limits) as server:
-            _pin(server.pid, SERVER_CPUS)
-            cap = run_locust(
-                server.url, n, args.rate, args.seconds, _tree(server.pid), server.http_url
-            )
-        cap["verdict"] = verdict(cap)
-        row["locust"] = cap
-        print(f"{n} streams, Locust user: {json.dumps(cap)}", flush=True)
+        for processes in args.processes:
+            with server(n, apikeys=(KEY,)) as srv:
+                _pin(srv.pid, SERVER_CPUS)
+                cap = run_locust(srv.url, srv.http_url, srv.pid, n, args, processes)
+            cap["verdict"] = verdict(cap)
+            row["locust"][processes] = cap  # type: ignore[index]
+            print(f"{n} streams, Locust user, {processes} process(es): {json.dumps(cap)}")
     if "bare" not in skip:
-        with EmbeddedServer(no_auth=True, apikeys=(), extra_args=limits) as server:
-            _pin(server.pid, SERVER_CPUS)
-            bare = run_bare(server.url, n, args.seconds)
+        with server(n, no_auth=True, apikeys=()) as srv:
+            _pin(srv.pid, SERVER_CPUS)
+            bare = run_bare(srv.url, n, args.seconds)
         row["bare"] = bare
         print(f"{n} streams, bare websocket-client: {json.dumps(bare)}", flush=True)
-        cap_c = row.get("locust", {}).get("client_cpu_ms_per_window_audio_s")  # type: ignore[attr-defined]
-        bare_c = bare.get("cpu_ms_per_stream_s")
+        one = row["locust"].get(1, {})  # type: ignore[attr-defined]
+        cap_c, bare_c = one.get("client_cpu_ms_per_stream_s"), bare.get("cpu_ms_per_stream_s")
         # A loop that fell behind real time streamed less audio than its CPU window
         # assumes: no fair ratio then.
         kept_up = not bare.get("failed_streams") and (bare.get("lateness_p99_ms") or 0) <= 50
@@ -224,70 +239,119 @@ def capacity_step(n: int, args: argparse.Namespace, skip: set[str]) -> dict:
     return row
 
 
+def accuracy(args: argparse.Namespace) -> dict:
+    """The median first partial at ``--accuracy-users`` streams, for D = 0 and D."""
+    calibrated = ["--result-latency-ms", str(args.result_latency_ms)]
+    median, late = {}, {}
+    for d in (0, args.delay_ms):
+        n = args.accuracy_users
+        with server(n, apikeys=(KEY,), delay_ms=d, extra=calibrated) as srv:
+            _pin(srv.pid, SERVER_CPUS)
+            r = run_locust(srv.url, srv.http_url, srv.pid, n, args, 1)
+            late[d] = _counter(srv.http_url, "asrx_results_late")
+        median[d] = r["first_partial_p50_ms"]
+        print(
+            f"delay {d} ms, {n} streams: median first partial {median[d]} ms "
+            f"({r['first_partial_count']} sessions, p99 send lateness "
+            f"{r['lateness_p99_ms']} ms, {late[d]:.0f} results released late)",
+            flush=True,
+        )
+    shift = median[args.delay_ms] - median[0]
+    print(f"median first partial moved by {shift:.2f} ms for D={args.delay_ms} ms")
+    return {
+        "users": args.accuracy_users,
+        "result_latency_ms": args.result_latency_ms,
+        "median_first_partial_ms": median,
+        "results_late": late,
+        "shift_ms": shift,
+        "error_ms": shift - args.delay_ms,
+    }
+
+
+def per_stream_mb(rows: list[dict], side: str, processes: int) -> float | None:
+    """Resident memory per stream: the slope between the first and the last step."""
+    runs = [(r["streams"], r["locust"].get(processes)) for r in rows]
+    runs = [(n, cap) for n, cap in runs if cap]
+    if len(runs) < 2 or runs[-1][0] == runs[0][0]:
+        return None
+    (n0, a), (n1, b) = runs[0], runs[-1]
+    return (b[f"{side}_rss_mb"] - a[f"{side}_rss_mb"]) / (n1 - n0)
+
+
+def table(rows: list[dict], processes: list[int]) -> None:
+    print(
+        "\nstreams procs  client: cores ms/str-s MB   server: cores ms/str-s MB   "
+        "lateness p50/p99/max ms   vs bare  verdict"
+    )
+    for row in rows:
+        for p in processes:
+            cap = row["locust"].get(p)
+            if not cap:
+                continue
+            ratio = row.get("cpu_ratio_locust_over_bare") if p == 1 else None
+            print(
+                f"{row['streams']:>7} {p:>5}  {cap['client_cores']:>13.2f} "
+                f"{cap['client_cpu_ms_per_stream_s']:>9.3f} {cap['client_rss_mb']:>4.0f}  "
+                f"{cap['server_cores']:>13.2f} {cap['server_cpu_ms_per_stream_s']:>9.3f} "
+                f"{cap['server_rss_mb']:>4.0f}   {cap['lateness_p50_ms']}/"
+                f"{cap['lateness_p99_ms']}/{cap['lateness_max_ms']}   "
+                f"{f'{ratio:.2f}' if ratio else '-':>7}  {cap['verdict']}"
+            )
+        if "bare" in row:
+            b = row["bare"]
+            print(
+                f"{'':>7} bare loop: {b['cpu_ms_per_stream_s']:.3f} ms per stream-second, "
+                f"lateness p99 {b['lateness_p99_ms']:.1f} ms"
+                f"{'' if row['bare_kept_real_time'] else ' (fell behind real time)'}"
+            )
+    for p in processes:
+        held = [r["streams"] for r in rows if (r["locust"].get(p) or {}).get("verdict") == "held"]
+        client, srv = per_stream_mb(rows, "client", p), per_stream_mb(rows, "server", p)
+        print(
+            f"{p} process(es): highest step held {max(held) if held else None}; memory per "
+            f"stream: client {client and f'{client * 1024:.0f} kB'}, "
+            f"server {srv and f'{srv * 1024:.0f} kB'}"
+        )
+
+
 def main() -> None:
     global CLIENT_CPUS, SERVER_CPUS
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--steps", default="250,500,750,1000", help="comma list of stream counts")
+    ap.add_argument("--processes", default="1", help="comma list of Locust process counts")
     ap.add_argument("--rate", type=int, default=100, help="users spawned per second")
     ap.add_argument("--seconds", type=float, default=15.0, help="steady window per step")
     ap.add_argument("--no-pin", action="store_true", help="do not pin client and server")
     ap.add_argument("--delay-ms", type=int, default=200)
-    ap.add_argument("--accuracy-users", type=int, default=4)
-    ap.add_argument("--accuracy-seconds", type=float, default=20.0)
+    ap.add_argument("--result-latency-ms", type=int, default=300)
+    ap.add_argument("--accuracy-users", type=int, default=500)
     ap.add_argument("--skip", default="", help="comma list of: capacity, bare, accuracy")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     try:
         steps = [int(x) for x in args.steps.split(",") if x.strip()]
+        args.processes = [int(x) for x in args.processes.split(",") if x.strip()]
     except ValueError:
-        ap.error(f"--steps must be a comma list of integers, got {args.steps!r}")
+        ap.error("--steps and --processes are comma lists of integers")
     cpus = sorted(os.sched_getaffinity(0))
     if not args.no_pin and len(cpus) >= 2:
         CLIENT_CPUS, SERVER_CPUS = {cpus[0]}, {cpus[1]}
-
-    from harness.server.embedded import EmbeddedServer
 
     results: dict[str, object] = {
         "cpus": len(cpus),
         "client_cpus": sorted(CLIENT_CPUS) if CLIENT_CPUS else None,
         "server_cpus": sorted(SERVER_CPUS) if SERVER_CPUS else None,
+        "load_average_at_start": os.getloadavg(),
         "steps": [],
     }
     if not {"capacity", "bare"} <= skip:
         rows = [capacity_step(n, args, skip) for n in steps]
         results["steps"] = rows
-        print(
-            "\nstreams  client cores  server cores  lateness p50/p99/max ms  CPU vs bare  verdict"
-        )
-        for row in rows:
-            cap = row.get("locust") or {}
-            ratio = row.get("cpu_ratio_locust_over_bare")
-            print(
-                f"{row['streams']:>7}  {cap.get('client_cores', float('nan')):>12.2f}  "
-                f"{cap.get('server_cores', float('nan')):>12.2f}  "
-                f"{cap.get('lateness_p50_ms')}/{cap.get('lateness_p99_ms')}/"
-                f"{cap.get('lateness_max_ms')}  "
-                f"{f'{ratio:.2f}' if ratio else '-':>8}  {cap.get('verdict', '-')}"
-            )
-        held = [r["streams"] for r in rows if (r.get("locust") or {}).get("verdict") == "held"]
-        results["highest_held"] = max(held) if held else None
-        print(f"highest step held: {results['highest_held']}")
+        table(rows, args.processes)
     if "accuracy" not in skip:
-        acc = {}
-        for d in (0, args.delay_ms):
-            with EmbeddedServer(apikeys=(KEY,), delay_ms=d) as server:
-                sp = [psutil.Process(server.pid)]
-                r = run_locust(server.url, args.accuracy_users, 4, args.accuracy_seconds, sp)
-                acc[d] = r["first_partial_p50_ms"]
-                print(f"delay {d} ms: median first partial {acc[d]} ms", flush=True)
-        shift = acc[args.delay_ms] - acc[0]
-        results["accuracy"] = {
-            "median_first_partial_ms": acc,
-            "shift_ms": shift,
-            "error_ms": shift - args.delay_ms,
-        }
-        print(f"median first partial moved by {shift:.2f} ms for D={args.delay_ms} ms")
+        results["accuracy"] = accuracy(args)
+    results["load_average_at_end"] = os.getloadavg()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
