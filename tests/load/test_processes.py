@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,6 @@ from harness.exitcodes import OK, SLO_BREACHED
 from harness.load.stats import RunStats
 from tests.conftest import asrx_exe
 from tests.load.runs import clean_env, locust_cmd
-
-pytestmark = pytest.mark.slow
 
 #: Users and a run short enough for a test, long enough for each worker to end sessions.
 RUN = ["--headless", "-u", "8", "-r", "8", "-t", "9s", "--processes", "2"]
@@ -48,6 +47,7 @@ def assert_exact_sum(merged: RunStats, parts: list[RunStats]) -> None:
         assert hist.encode() == total.encode(), f"{name}: not the same buckets"
 
 
+@pytest.mark.slow
 def test_asrx_load_with_two_processes_merges_exactly_and_reports_once(tmp_path: Path) -> None:
     done = run([*asrx_exe(), "load"], tmp_path)
     assert done.returncode == OK, done.stderr[-3000:]
@@ -67,6 +67,7 @@ def test_asrx_load_with_two_processes_merges_exactly_and_reports_once(tmp_path: 
         assert summary["percentiles"][name]["count"] == hist.count, name
 
 
+@pytest.mark.slow
 def test_locust_with_two_processes_exits_with_the_gates_code(tmp_path: Path) -> None:
     """An SLO no server meets: the master's gate, on the merged figures, exits 3."""
     done = run([*locust_cmd(), "--slo-p95-first-partial-ms", "1"], tmp_path)
@@ -75,3 +76,22 @@ def test_locust_with_two_processes_exits_with_the_gates_code(tmp_path: Path) -> 
     assert_exact_sum(merged, parts)
     summary = json.loads((tmp_path / "reports" / "asrx-summary.json").read_text())
     assert summary["exit_code"] == SLO_BREACHED and not summary["passed"]
+
+
+def test_a_worker_computes_locusts_default_options_once() -> None:
+    """Locust's worker asks for its default options once per option of every spawn message;
+    each ask rebuilt the whole argument parser (tens of ms without a frame sent per ramp
+    step). Run in a subprocess: importing Locust patches the standard library."""
+    check = (
+        "from locust import argument_parser as ap\n"
+        "from harness.load.lifecycle import cache_locust_defaults\n"
+        "fresh = ap.default_args_dict()\n"
+        "cache_locust_defaults(); cache_locust_defaults()\n"
+        "first = ap.default_args_dict()\n"
+        "assert first == fresh and ap.default_args_dict() is first\n"
+        "assert ap.default_args_dict.cache_info().misses == 1\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=60, env=clean_env()
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
