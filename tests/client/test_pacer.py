@@ -133,6 +133,17 @@ def start(
     return gevent.spawn(pacer.send_frames, conn, wire, frames, speed, stop, direct)  # type: ignore[arg-type]
 
 
+def start_many(
+    pacer: Pacer, listener: socket.socket, n: int, frames: int
+) -> tuple[list[tuple[Connection, RecordingWire, Peer]], list[gevent.Greenlet]]:
+    """``n`` connected streams, their peers reading, each sending ``frames`` frames."""
+    streams = [connect(listener) for _ in range(n)]
+    for *_, peer in streams:
+        peer.read()
+    sessions = [start(pacer, c, w, frames_of(i, frames)) for i, (c, w, _) in enumerate(streams)]
+    return streams, sessions
+
+
 def finish(greenlets: list[gevent.Greenlet], peers: list[Peer], timeout: float = 20) -> None:
     gevent.joinall(greenlets, timeout=timeout)
     assert all(g.ready() for g in greenlets), "a stream did not finish"
@@ -262,10 +273,7 @@ def test_a_session_that_takes_no_more_audio_ends_its_stream(listener: socket.soc
 
 def test_a_killed_session_leaves_the_heap_and_the_others_go_on(listener: socket.socket) -> None:
     pacer = Pacer()
-    streams = [connect(listener) for _ in range(3)]
-    for *_, peer in streams:
-        peer.read()
-    sessions = [start(pacer, c, w, frames_of(i, 20)) for i, (c, w, _) in enumerate(streams)]
+    streams, sessions = start_many(pacer, listener, 3, 20)
     gevent.sleep(0.1)
     sessions[0].kill()
     gevent.sleep(2 * PERIOD)
@@ -377,10 +385,7 @@ def test_when_the_pacer_is_killed_the_sessions_send_on_time_themselves(
     listener: socket.socket,
 ) -> None:
     pacer = Pacer()
-    streams = [connect(listener) for _ in range(4)]
-    for *_, peer in streams:
-        peer.read()
-    sessions = [start(pacer, c, w, frames_of(i, 15)) for i, (c, w, _) in enumerate(streams)]
+    streams, sessions = start_many(pacer, listener, 4, 15)
     gevent.sleep(0.1)
     assert pacer._greenlet is not None
     pacer._greenlet.kill()
@@ -407,10 +412,7 @@ def test_work_that_calls_catch_up_does_not_hold_frames_back(
     listener: socket.socket, catching_up: bool
 ) -> None:
     pacer = Pacer()
-    streams = [connect(listener) for _ in range(10)]
-    for *_, peer in streams:
-        peer.read()
-    sessions = [start(pacer, c, w, frames_of(i, 20)) for i, (c, w, _) in enumerate(streams)]
+    streams, sessions = start_many(pacer, listener, 10, 20)
     gevent.sleep(0.1)
     gevent.spawn(busy, 0.3, pacer if catching_up else None).join()
     finish(sessions, [p for *_, p in streams])
