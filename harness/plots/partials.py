@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from harness.plots.canvas import Canvas, Segment
 from harness.plots.legend import subtitle
 from harness.plots.rows import Run, WordRow
@@ -40,20 +38,21 @@ def word_rows(timeline: Timeline, words: Sequence[ReferenceWord], lang: str) -> 
     spoken = spoken_words(words, lang)
     runs: list[list[Run]] = [[] for _ in spoken]
     opened: list[float | None] = [None] * len(spoken)
-    before = np.zeros(len(spoken), dtype=bool)
+    before = (False,) * len(spoken)
     for at, held in held_words(timeline.messages, words, lang):
-        for i in np.flatnonzero(held != before).tolist():
-            if held[i]:
+        for i, (was, now) in enumerate(zip(before, held, strict=True)):
+            if now and not was:
                 opened[i] = at
-            else:
+            elif was and not now:
                 start = opened[i]
                 assert start is not None
                 runs[i].append((start, at))
         before = held
-    for i in np.flatnonzero(before).tolist():
-        start = opened[i]
-        assert start is not None
-        runs[i].append((start, None))
+    for i, was in enumerate(before):
+        if was:
+            start = opened[i]
+            assert start is not None
+            runs[i].append((start, None))
     fates = word_latencies(timeline, words, lang).words
     return [WordRow(words[k], fates[i], tuple(runs[i])) for i, k in enumerate(spoken)]
 

@@ -8,6 +8,7 @@ the others by words (WER).
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from typing import Literal
 
@@ -18,6 +19,7 @@ _APOSTROPHES = "'\u2019\u02bc"
 Metric = Literal["wer", "cer"]
 
 
+@functools.lru_cache(maxsize=256)
 def metric_for(lang: str) -> Metric:
     """``"cer"`` for languages written without spaces between words, else ``"wer"``."""
     primary = lang.strip().replace("_", "-").split("-", 1)[0].lower()

@@ -22,7 +22,7 @@ to an equal hypothesis unit.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -68,6 +68,8 @@ class _Aligner:
 
     def __init__(self, ref: Sequence[str]) -> None:
         self._ids: dict[str, int] = {}
+        self._units = list(ref)
+        self._vocabulary = frozenset(ref)
         self._ref = np.array([self._id(u) for u in ref], dtype=np.int64)
         self._cols = np.arange(len(ref) + 1, dtype=np.int64)
         self._hyp: list[str] = []
@@ -78,6 +80,19 @@ class _Aligner:
         return self._ids.setdefault(unit, len(self._ids))
 
     def matches(self, hyp: Sequence[str]) -> list[bool]:
+        n, m = len(self._units), len(hyp)
+        # Two answers need no table. The rows are left as they are: they depend only on the
+        # hypothesis they were built for, and a later hypothesis reuses what it shares.
+        if m <= n and list(hyp) == self._units[:m]:
+            # A prefix of the reference (a server that heard right so far): the one
+            # alignment of cost 0.
+            return [True] * m + [False] * (n - m)
+        if self._vocabulary.isdisjoint(hyp):  # no unit of the reference: nothing matches
+            return [False] * n
+        return self.table_matches(hyp)
+
+    def table_matches(self, hyp: Sequence[str]) -> list[bool]:
+        """``matches`` by the edit-distance table, always."""
         keep, common = 0, min(len(hyp), len(self._hyp))
         while keep < common and hyp[keep] == self._hyp[keep]:
             keep += 1
@@ -208,60 +223,75 @@ def spoken_words(words: Sequence[ReferenceWord], lang: str) -> list[int]:
 
 def held_words(
     messages: Sequence[MessageRecord], words: Sequence[ReferenceWord], lang: str
-) -> Iterator[tuple[float, np.ndarray]]:
+) -> Iterator[tuple[float, tuple[bool, ...]]]:
     """``(arrival, held)`` after each transcript message: ``held[i]`` tells whether the
-    running hypothesis holds the i-th of ``spoken_words(words, lang)``."""
-    owner_list: list[int] = []
+    running hypothesis holds the i-th of ``spoken_words(words, lang)``.
+
+    Plain Python on purpose: a session has tens of messages and words, where numpy's fixed
+    cost per call came to 0.3 ms a session, every other stream's sends held meanwhile.
+    """
     ref: list[str] = []
-    for k, word in enumerate(words):
-        for unit in units(word.text, lang):
-            ref.append(unit)
-            owner_list.append(k)
-    owners = np.array(owner_list, dtype=np.int64)
-    spoken = np.unique(owners)
+    bounds: list[tuple[int, int]] = []  # each spoken word's units: ref[start:end]
+    for word in words:
+        word_units = units(word.text, lang)
+        if word_units:
+            bounds.append((len(ref), len(ref) + len(word_units)))
+            ref += word_units
     aligner = _Aligner(ref)
+    none_held = (False,) * len(bounds)
+    last: list[str] | None = None
+    held = none_held
     for at, hyp in _running_units(messages, lang):
-        matched = np.array(aligner.matches(hyp), dtype=bool)
-        # A word is held when every unit of it is matched: no unmatched unit among its own.
-        missing = np.zeros(len(words), dtype=np.int64)
-        np.add.at(missing, owners[~matched], 1)
-        yield at, missing[spoken] == 0
+        if hyp != last:  # a repeated hypothesis holds what the last one held
+            matched = aligner.matches(hyp)
+            if any(matched):
+                held = tuple(all(matched[start:end]) for start, end in bounds)
+            else:
+                held = none_held
+            last = hyp
+        yield at, held
 
 
 def word_latencies(timeline: Timeline, words: Sequence[ReferenceWord], lang: str) -> WordLatencies:
     """UPL and finalization latency of every reference word (docs/protocol.md §5)."""
     spoken = spoken_words(words, lang)
     # Per spoken word: arrival of the first message holding it, and of the message that
-    # opened its current run of being held (NaN: none).
-    first = np.full(len(spoken), np.nan)
-    since = np.full(len(spoken), np.nan)
-    revisions = np.zeros(len(spoken), dtype=np.int64)
+    # opened its current run of being held (None: none).
+    first: list[float | None] = [None] * len(spoken)
+    since: list[float | None] = [None] * len(spoken)
+    revisions = [0] * len(spoken)
+    before: tuple[bool, ...] = ()
     for at, held in held_words(timeline.messages, words, lang):
-        revisions += ~held & ~np.isnan(since)
-        first = np.where(held & np.isnan(first), at, first)
-        since = np.where(held, np.where(np.isnan(since), at, since), np.nan)
+        if held == before:  # nothing changes: no word is newly held or let go
+            continue
+        before = held
+        for i, now_held in enumerate(held):
+            if now_held:
+                if first[i] is None:
+                    first[i] = at
+                if since[i] is None:
+                    since[i] = at
+            elif since[i] is not None:
+                since[i] = None
+                revisions[i] += 1
     result = WordLatencies()
     for i, k in enumerate(spoken):
-        fate = _latency(timeline, k, words[k], _opt(first[i]), _opt(since[i]))
-        result.words.append(
-            replace(
-                fate, first_at=_opt(first[i]), final_at=_opt(since[i]), revisions=int(revisions[i])
-            )
-        )
+        result.words.append(_latency(timeline, k, words[k], first[i], since[i], revisions[i]))
     return result
 
 
-def _opt(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
-
-
 def _latency(
-    timeline: Timeline, k: int, word: ReferenceWord, first: float | None, since: float | None
+    timeline: Timeline,
+    k: int,
+    word: ReferenceWord,
+    first: float | None,
+    since: float | None,
+    revisions: int,
 ) -> WordLatency:
     def entry(
         status: WordStatus, upl: float | None = None, fin: float | None = None
     ) -> WordLatency:
-        return WordLatency(k, word.text, word.end_ms, status, upl, fin)
+        return WordLatency(k, word.text, word.end_ms, status, upl, fin, first, since, revisions)
 
     if word.end_ms is None:
         return entry("untimed")

@@ -220,3 +220,30 @@ def test_reusing_rows_of_a_shared_prefix_changes_nothing(
     aligner = _Aligner(ref)
     for hyp in hyps:
         assert aligner.matches(hyp) == hypothesis_matches(ref, hyp)
+
+
+_REF_UNITS = st.lists(st.sampled_from("abcd"), max_size=10)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    ref=_REF_UNITS,
+    hyps=st.lists(
+        st.one_of(
+            st.lists(st.sampled_from("abcde"), max_size=10),
+            st.lists(st.sampled_from("xyz"), max_size=4),  # shares no unit with ref
+            st.integers(0, 10).map(lambda n: ["prefix", n]),  # ref[:n], below
+        ),
+        max_size=6,
+    ),
+)
+def test_the_shortcuts_answer_as_the_table_does(ref: list[str], hyps: list[list]) -> None:
+    """A hypothesis that is a prefix of the reference or shares no unit with it is answered
+    without the table: the same answer, and the table's rows still serve later ones."""
+    from harness.protocol.words import _Aligner
+
+    aligner = _Aligner(ref)
+    for hyp in hyps:
+        if hyp[:1] == ["prefix"]:
+            hyp = ref[: hyp[1]]
+        assert aligner.matches(hyp) == _Aligner(ref).table_matches(hyp)
