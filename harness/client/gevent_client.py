@@ -74,6 +74,10 @@ class Connection:
         #: opening handshake, which ``timeouts.open`` bounds as a whole).
         self.send_timeout: float | None = None
         self._send_lock = gevent.lock.Semaphore()
+        #: The socket's own ``send`` without gevent's wrapper (its timeout handling), for
+        #: writes that never wait: a gevent socket's underlying socket is non-blocking.
+        raw = getattr(sock, "_sock", None)
+        self._send_raw = raw.send if raw is not None and raw.gettimeout() == 0.0 else None
 
     def flush(self) -> None:
         with self._send_lock:
@@ -104,6 +108,14 @@ class Connection:
         self._send_lock.acquire()  # free, as checked: this does not wait
         return rest
 
+    def write_frame_now(self, data: bytes) -> list[bytes]:
+        """``write_now`` of ``data`` alone (``Wire.audio_frame``: nothing was queued)."""
+        sent = self._send_now(data)
+        if sent == len(data):
+            return []
+        self._send_lock.acquire()  # free: the caller saw ``writing()`` False
+        return [data[sent:]]
+
     def finish_write(self, rest: list[bytes]) -> None:
         """Write ``rest`` (what ``write_now`` left, its lock still taken) within the
         send timeout, then release the lock."""
@@ -127,6 +139,8 @@ class Connection:
     def _send_now(self, data: bytes) -> int:
         """Bytes of ``data`` the socket took without waiting (plain TCP only)."""
         try:
+            if self._send_raw is not None:
+                return int(self._send_raw(data))
             return int(self.sock.send(data, 0, 0.0))
         except BlockingIOError:
             return 0

@@ -53,6 +53,8 @@ class Writer(Protocol):
 
     def write_now(self) -> list[bytes]: ...
 
+    def write_frame_now(self, data: bytes) -> list[bytes]: ...
+
     def finish_write(self, rest: list[bytes]) -> None: ...
 
     def release(self) -> None: ...
@@ -111,13 +113,14 @@ class PacedStream:
         #: The session's greenlet left: the pacer drops the stream when it comes up.
         self.cancelled = False
 
-    def advance(self) -> bool:
-        """Take the next frame and its deadline; False when there is none."""
+    def advance(self, now: float) -> bool:
+        """Take the next frame and its deadline (``now``: the clock, for an unpaced
+        stream); False when there is none."""
         frame = next(self.frames, None)
         if frame is None:
             return False
         self.frame = frame
-        self.due = self.schedule.next(len(frame), clock())
+        self.due = self.schedule.next(len(frame), now)
         return True
 
     def hand_back(self, action: str) -> None:
@@ -154,7 +157,7 @@ class Pacer:
         (``wire.interrupt()``) or the session takes no more audio. A socket error or a send
         timeout is raised here, in the session's greenlet."""
         st = PacedStream(conn, wire, iter(frames), FrameSchedule(clock(), speed), stop, direct)
-        if not st.advance():
+        if not st.advance(clock()):
             return
         try:
             self._push(st)
@@ -173,7 +176,7 @@ class Pacer:
                     conn.finish_write(rest)  # releases the lock, whatever happens
                 elif not self._send_blocking(st):
                     return
-                if not st.advance():
+                if not st.advance(clock()):
                     return
                 self._push(st)
         finally:
@@ -284,15 +287,15 @@ class Pacer:
             return False
         frame = st.frame
         sent = clock()
-        wire.send_audio(frame)
+        data = wire.audio_frame(frame)
         # What did not fit keeps the lock taken until it is out (``st.rest`` is set first:
         # whatever happens next, the session's greenlet finishes or releases it).
-        st.rest = conn.write_now()
+        st.rest = conn.write_now() if data is None else conn.write_frame_now(data)
         wire.audio_sent(len(frame), st.due, sent)
         if st.rest:  # the socket buffer is full: the session's greenlet writes the rest
             st.hand_back(FINISH)
             return False
-        if st.advance():
+        if st.advance(sent):
             return True
         st.hand_back(END)
         return False

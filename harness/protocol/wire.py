@@ -195,6 +195,19 @@ class Wire:
         else:
             p.send_binary(frame)
 
+    def audio_frame(self, frame: bytes) -> bytes | None:
+        """``send_audio`` for a writer that writes the frame at once: its bytes, when
+        nothing is queued before it and the connection is plainly open; otherwise None,
+        the frame queued behind the rest (``data_to_send``). The per-frame hot path of a
+        load worker: the frame never enters websockets' queue."""
+        p = self.protocol
+        if p.state is WsState.OPEN and not (
+            p.writes or p.extensions or p.expect_continuation_frame or p.debug
+        ):
+            return binary_frame(frame)
+        self.send_audio(frame)
+        return None
+
     def audio_sent(self, size: int, scheduled: float, sent: float) -> None:
         """The frame went to the socket at ``sent``; it was due at ``scheduled``."""
         self.session.frame_sent(size, scheduled, sent)

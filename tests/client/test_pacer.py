@@ -45,6 +45,14 @@ class RecordingWire:
         self.queue.append(frame)
         self._sender = gevent.getcurrent()
 
+    def audio_frame(self, frame: bytes) -> bytes | None:
+        """As ``Wire.audio_frame``: the bytes to write at once unless some are queued."""
+        self._sender = gevent.getcurrent()
+        if self.queue:
+            self.queue.append(frame)
+            return None
+        return frame
+
     def data_to_send(self) -> list[bytes]:
         out, self.queue = self.queue, []
         return out
@@ -310,6 +318,9 @@ class HalfWriter:
         if self.kill_on_write is not None:
             self.kill_on_write.kill(block=False)  # before its greenlet runs again
         return [b"the rest"]
+
+    def write_frame_now(self, data: bytes) -> list[bytes]:
+        return self.write_now()
 
     def finish_write(self, rest: list[bytes]) -> None:
         raise AssertionError("a killed session must not finish the write")
