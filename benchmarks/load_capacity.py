@@ -15,8 +15,12 @@
    when it does not, the verdict names the saturated side (a process at >= 95 % of a core).
 2. **Against a bare loop**: the same N streams by a bare websocket-client loop (one thread
    per stream, paced sends, a reader thread; no protocol core, no metrics:
-   ``benchmarks/load_io.py``'s ``wsclient-threads``), pinned the same way; the ratio of
-   CPU per audio-second streamed, Locust user over bare loop, is the figure to quote.
+   ``benchmarks/load_io.py``'s ``wsclient-threads``), pinned the same way, twice: streaming
+   one utterance in a loop on one connection (streaming alone), and replaying the corpus
+   one session per utterance as the Locust user does (connect, stream, end-of-stream,
+   confirmation, close: ``--sessions``). The ratio of CPU per audio-second streamed,
+   Locust user over the bare loop doing the same work, is the figure to quote: over the
+   session loop for a normal run, over the streaming loop with ``--one-long-utterance``.
 3. **Latency accuracy**: ``--accuracy-users`` streams (500) against a server in calibration
    mode (``--result-latency-ms``: each result leaves a fixed time after the audio it covers
    arrived, whatever the load) with ``--delay-ms 0`` and one with ``--delay-ms D``: the
@@ -196,10 +200,10 @@ def long_corpus(folder: Path) -> str:
     return str(folder)
 
 
-def run_bare(url: str, streams: int, seconds: float) -> dict:
+def run_bare(url: str, streams: int, seconds: float, sessions: bool) -> dict:
     cmd = [sys.executable, str(REPO / "benchmarks" / "load_io.py"), "--candidate"]
     cmd += ["wsclient-threads", "--url", url, "--streams", str(streams)]
-    cmd += ["--seconds", str(seconds), "--warmup", "3"]
+    cmd += ["--seconds", str(seconds), "--warmup", "3"] + (["--sessions"] if sessions else [])
     out = subprocess.run(
         cmd,
         env=_env(),
@@ -249,20 +253,23 @@ def capacity_step(n: int, args: argparse.Namespace, skip: set[str]) -> dict:
             cap["verdict"] = verdict(cap)
             row["locust"][processes] = cap  # type: ignore[index]
             print(f"{n} streams, Locust user, {processes} process(es): {json.dumps(cap)}")
-    if "bare" not in skip:
+    one = row["locust"].get(1, {})  # type: ignore[attr-defined]
+    for kind, sessions in (("bare", False), ("bare_sessions", True)):
+        if kind.replace("_", "-") in skip:
+            continue
         with server(n, no_auth=True, apikeys=()) as srv:
             _pin(srv.pid, SERVER_CPUS)
-            bare = run_bare(srv.url, n, args.seconds)
-        row["bare"] = bare
-        print(f"{n} streams, bare websocket-client: {json.dumps(bare)}", flush=True)
-        one = row["locust"].get(1, {})  # type: ignore[attr-defined]
+            bare = run_bare(srv.url, n, args.seconds, sessions)
+        row[kind] = bare
+        what = "one session per utterance" if sessions else "streaming alone"
+        print(f"{n} streams, bare websocket-client, {what}: {json.dumps(bare)}", flush=True)
         cap_c, bare_c = one.get("client_cpu_ms_per_stream_s"), bare.get("cpu_ms_per_stream_s")
-        # A loop that fell behind real time streamed less audio than its CPU window
-        # assumes: no fair ratio then.
+        # A loop that fell behind real time, or whose sessions failed, did not do the
+        # work: no fair ratio then.
         kept_up = not bare.get("failed_streams") and (bare.get("lateness_p99_ms") or 0) <= 50
-        row["bare_kept_real_time"] = kept_up
+        bare["kept_real_time"] = kept_up
         if cap_c and bare_c and kept_up:
-            row["cpu_ratio_locust_over_bare"] = cap_c / bare_c
+            row[f"cpu_ratio_locust_over_{kind}"] = cap_c / bare_c
     return row
 
 
@@ -308,29 +315,35 @@ def per_stream_mb(rows: list[dict], side: str, processes: int) -> float | None:
 def table(rows: list[dict], processes: list[int]) -> None:
     print(
         "\nstreams procs  client: cores ms/str-s MB   server: cores ms/str-s MB   "
-        "lateness p50/p99/max ms   vs bare  verdict"
+        "lateness p50/p99/max ms   vs bare: sessions streaming  verdict"
     )
     for row in rows:
         for p in processes:
             cap = row["locust"].get(p)
             if not cap:
                 continue
-            ratio = row.get("cpu_ratio_locust_over_bare") if p == 1 else None
+            ratios = [
+                row.get(f"cpu_ratio_locust_over_{kind}") if p == 1 else None
+                for kind in ("bare_sessions", "bare")
+            ]
             print(
                 f"{row['streams']:>7} {p:>5}  {cap['client_cores']:>13.2f} "
                 f"{cap['client_cpu_ms_per_stream_s']:>9.3f} {cap['client_rss_mb']:>4.0f}  "
                 f"{cap['server_cores']:>13.2f} {cap['server_cpu_ms_per_stream_s']:>9.3f} "
                 f"{cap['server_rss_mb']:>4.0f}   {cap['lateness_p50_ms']}/"
                 f"{cap['lateness_p99_ms']}/{cap['lateness_max_ms']}   "
-                f"{f'{ratio:.2f}' if ratio else '-':>7}  {cap['verdict']}"
+                + "".join(f"{f'{r:.2f}' if r else '-':>10}" for r in ratios)
+                + f"  {cap['verdict']}"
             )
-        if "bare" in row:
-            b = row["bare"]
-            print(
-                f"{'':>7} bare loop: {b['cpu_ms_per_stream_s']:.3f} ms per stream-second, "
-                f"lateness p99 {b['lateness_p99_ms']:.1f} ms"
-                f"{'' if row['bare_kept_real_time'] else ' (fell behind real time)'}"
-            )
+        for kind, what in (("bare_sessions", "one session per utterance"), ("bare", "alone")):
+            if kind in row:
+                b = row[kind]
+                cpu = b["cpu_ms_per_stream_s"]
+                print(
+                    f"{'':>7} bare loop, {what}: {f'{cpu:.3f}' if cpu else '-'} ms per "
+                    f"stream-second, lateness p99 {b['lateness_p99_ms']:.1f} ms"
+                    f"{'' if b['kept_real_time'] else ' (fell behind real time or failed)'}"
+                )
     for p in processes:
         held = [
             r["streams"]
@@ -356,7 +369,9 @@ def main() -> None:
     ap.add_argument("--delay-ms", type=int, default=200)
     ap.add_argument("--result-latency-ms", type=int, default=300)
     ap.add_argument("--accuracy-users", type=int, default=500)
-    ap.add_argument("--skip", default="", help="comma list of: capacity, bare, accuracy")
+    ap.add_argument(
+        "--skip", default="", help="comma list of: capacity, bare, bare-sessions, accuracy"
+    )
     ap.add_argument(
         "--one-long-utterance",
         action="store_true",
@@ -381,7 +396,7 @@ def main() -> None:
         "load_average_at_start": os.getloadavg(),
         "steps": [],
     }
-    if not {"capacity", "bare"} <= skip:
+    if not {"capacity", "bare", "bare-sessions"} <= skip:
         rows = [capacity_step(n, args, skip) for n in steps]
         results["steps"] = rows
         table(rows, args.processes)

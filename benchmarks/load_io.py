@@ -10,15 +10,24 @@ against one synthetic-engine reference server on loopback, in its own process:
 - ``wsclient-threads``: websocket-client with one OS thread per stream (no gevent)
 
 Measured in the steady window (all streams open): client CPU seconds (user + system,
-``getrusage``) per stream-second, and each frame's send lateness (actual send time minus
-its absolute deadline), p50/p99/max. Loopback only; bounded in time.
+``getrusage``) per stream-second of audio sent in the window, and each frame's send
+lateness (actual send time minus its absolute deadline), p50/p99/max. Loopback only;
+bounded in time.
+
+With ``--sessions`` (``wsclient-threads`` only) each stream does what the Locust user does
+instead of looping one utterance on one connection: it replays the default corpus, one
+session per utterance (connect, its frames at real time from its own start, the
+end-of-stream message, the confirmation, the close), so both pay for opening and closing
+sessions; nothing is measured or scored.
 
     python benchmarks/load_io.py --streams 200 --seconds 10
+    python benchmarks/load_io.py --streams 200 --seconds 10 --candidates wsclient-threads --sessions
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -39,6 +48,17 @@ def _pcm() -> bytes:
     return pcm[: len(pcm) - len(pcm) % FRAME]
 
 
+def _utterances() -> list[list[bytes]]:
+    """The default corpus's utterances, as frames, in manifest order."""
+    from harness.corpus import default_corpus_dir, load_corpus
+
+    corpus = load_corpus(default_corpus_dir("en"))
+    return [
+        [pcm[i : i + FRAME] for i in range(0, len(pcm), FRAME)]
+        for pcm in (u.pcm() for u in corpus.utterances)
+    ]
+
+
 def _percentile(data: list[float], p: float) -> float:
     data = sorted(data)
     return data[max(0, min(len(data) - 1, int(round(p / 100 * len(data))) - 1))]
@@ -49,7 +69,9 @@ def _cpu_now(resource) -> float:  # type: ignore[no-untyped-def]
     return float(ru.ru_utime + ru.ru_stime)
 
 
-def run_candidate(name: str, url: str, streams: int, seconds: float, warmup: float) -> dict:
+def run_candidate(
+    name: str, url: str, streams: int, seconds: float, warmup: float, sessions: bool = False
+) -> dict:
     """In this process: N streams for ``warmup + seconds``; measure the last ``seconds``."""
     threads = name == "wsclient-threads"
     if name in ("ws-sync", "wsclient-gevent"):
@@ -62,6 +84,10 @@ def run_candidate(name: str, url: str, streams: int, seconds: float, warmup: flo
 
     pcm = _pcm()
     frames = [pcm[i : i + FRAME] for i in range(0, len(pcm), FRAME)]
+    utterances = _utterances() if sessions else []
+    from harness.protocol.dialect import Dialect
+
+    end_of_stream = Dialect().end_of_stream_message()
     clock = time.monotonic
     t_start = clock() + 0.5
     t_measure = t_start + warmup
@@ -157,7 +183,50 @@ def run_candidate(name: str, url: str, streams: int, seconds: float, warmup: flo
 
             sleep = gevent.sleep
 
+        def session(frames: list[bytes], t0: float) -> bool:
+            """One utterance as one session; False once the window is over. The server
+            confirms the end of stream and closes: the reader returns then."""
+            ws = websocket.create_connection(url, enable_multithread=True, timeout=30)
+
+            def reader() -> None:
+                with contextlib.suppress(Exception):
+                    while ws.recv():
+                        received[0] += 1
+
+            r = threading.Thread(target=reader, daemon=True)
+            r.start()
+            t0 = max(t0, clock())
+            for k, frame in enumerate(frames):
+                due = t0 + k * FRAME_S
+                if due >= t_end:
+                    ws.close()
+                    return False
+                delay = due - clock()
+                if delay > 0:
+                    sleep(delay)
+                sent = clock()
+                ws.send_binary(frame)
+                if due >= t_measure:
+                    lateness.append((sent - due) * 1000.0)
+            ws.send(end_of_stream)
+            r.join(30)
+            ws.shutdown()
+            return True
+
+        def replay(i: int) -> None:
+            t0 = t_start + i / streams * FRAME_S
+            k = i
+            try:
+                while session(utterances[k % len(utterances)], t0):
+                    k += 1
+                    t0 = clock()
+            except Exception as exc:
+                errors.append(repr(exc))
+
         def one(i: int) -> None:
+            if sessions:
+                replay(i)
+                return
             try:
                 ws = websocket.create_connection(url, enable_multithread=True)
 
@@ -202,7 +271,9 @@ def child_main(args: argparse.Namespace) -> None:
 
     result: dict
     if args.candidate == "wsclient-threads":
-        result = run_candidate(args.candidate, args.url, args.streams, args.seconds, args.warmup)
+        result = run_candidate(
+            args.candidate, args.url, args.streams, args.seconds, args.warmup, args.sessions
+        )
     else:
         if args.candidate in ("ws-sync", "wsclient-gevent"):
             from gevent import monkey
@@ -230,11 +301,13 @@ def child_main(args: argparse.Namespace) -> None:
     lat = result.pop("lateness")
     cpu = result.pop("cpu")
     cpu_s = cpu[1] - cpu[0] if len(cpu) == 2 else float("nan")
+    audio_s = len(lat) * FRAME_S  # the audio sent in the window
     out = {
         "candidate": args.candidate,
         "streams": args.streams,
+        "sessions": args.sessions,
         "frames": len(lat),
-        "cpu_ms_per_stream_s": 1000.0 * cpu_s / (args.streams * args.seconds),
+        "cpu_ms_per_stream_s": 1000.0 * cpu_s / audio_s if audio_s else None,
         "cpu_share_of_core": cpu_s / args.seconds,
         "lateness_p50_ms": _percentile(lat, 50) if lat else None,
         "lateness_p99_ms": _percentile(lat, 99) if lat else None,
@@ -251,9 +324,16 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--candidates", default=",".join(CANDIDATES))
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument(
+        "--sessions",
+        action="store_true",
+        help="wsclient-threads: one session per corpus utterance, as the Locust user",
+    )
     ap.add_argument("--candidate", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sessions and (args.candidate or args.candidates) != "wsclient-threads":
+        ap.error("--sessions is for --candidates wsclient-threads alone")
     if args.candidate:
         child_main(args)
         return
@@ -261,13 +341,15 @@ def main() -> None:
     from harness.server.embedded import EmbeddedServer
 
     results = []
-    extra = ["--max-sessions", str(args.streams + 10), "--idle-timeout", "60"]
+    # Sessions that closed hold their slot until the server has seen the close.
+    slots = 2 * args.streams if args.sessions else args.streams + 10
+    extra = ["--max-sessions", str(slots), "--idle-timeout", "60"]
     for name in args.candidates.split(","):
         # A fresh server per candidate: no sessions left over from the previous one.
         with EmbeddedServer(no_auth=True, apikeys=(), extra_args=extra) as server:
             cmd = [sys.executable, __file__, "--candidate", name, "--url", server.url]
             cmd += ["--streams", str(args.streams), "--seconds", str(args.seconds)]
-            cmd += ["--warmup", str(args.warmup)]
+            cmd += ["--warmup", str(args.warmup)] + (["--sessions"] if args.sessions else [])
             proc = subprocess.run(
                 cmd,
                 capture_output=True,
