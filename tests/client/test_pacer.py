@@ -20,7 +20,7 @@ import pytest
 from gevent import socket
 
 from harness.client.gevent_client import Connection, SendTimedOut
-from harness.client.pacer import Pacer
+from harness.client.pacer import TICK_S, Pacer, clock
 
 FRAME = 1024  # 32 ms of audio
 PERIOD = 0.032
@@ -180,6 +180,36 @@ def test_every_stream_sends_every_frame_on_its_deadline(listener: socket.socket)
     assert len(pacer) == 0
     gevent.sleep(0)
     assert pacer._greenlet is None  # no stream left: the pacer's greenlet ended
+
+
+def test_the_pacer_wakes_at_most_once_a_tick(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40 streams started 0.8 ms apart: a deadline every 0.8 ms. The pacer wakes once per
+    tick and sends what fell due meanwhile, each frame under a tick (and scheduling) late."""
+    pacer = Pacer()
+    wakes: list[float] = []
+    sleep_until = Pacer._sleep_until
+
+    def counted(self: Pacer, due: float, seconds: float) -> None:
+        sleep_until(self, due, seconds)
+        wakes.append(clock())
+
+    monkeypatch.setattr(Pacer, "_sleep_until", counted)
+    streams = [connect(listener) for _ in range(40)]
+    for *_, peer in streams:
+        peer.read()
+    sessions = []
+    for i, (c, w, _) in enumerate(streams):
+        sessions.append(start(pacer, c, w, frames_of(i, 20)))
+        gevent.sleep(PERIOD / len(streams))
+    started = clock()  # a stream's start wakes the pacer (a new earliest deadline)
+    finish(sessions, [p for *_, p in streams])
+    steady = [t for t in wakes if t > started]
+    gaps = sorted(b - a for a, b in itertools.pairwise(steady))
+    assert len(gaps) > 100 and gaps[0] >= TICK_S * 0.95
+    lateness = sorted(late for _, w, _ in streams for late in w.lateness)
+    assert lateness[len(lateness) // 2] < TICK_S and max(lateness) < LATE_S
 
 
 def test_a_stalled_connection_neither_delays_the_others_nor_stays(listener: socket.socket) -> None:
