@@ -18,6 +18,7 @@ which is what a corpus-level WER means.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,8 +51,15 @@ def _rate(errors: int, units: int) -> float:
     return 0.0 if errors == 0 else math.inf
 
 
+@functools.lru_cache(maxsize=1024)
 def score(reference: str, hypothesis: str, lang: str) -> Score:
-    """WER or CER of ``hypothesis`` against ``reference`` for language ``lang``."""
+    """WER or CER of ``hypothesis`` against ``reference`` for language ``lang``.
+
+    Remembered for the last 1024 distinct inputs: a load run scores the same utterance
+    thousands of times, and a server that transcribes it the same way each time then costs
+    a dictionary look-up instead of an alignment (and none of the few cyclic objects each
+    of jiwer's alignments leaves to the garbage collector).
+    """
     metric = metric_for(lang)
     ref = normalize(reference, lang)
     hyp = normalize(hypothesis, lang)
