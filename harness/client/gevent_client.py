@@ -110,14 +110,7 @@ class Connection:
 
     def write_frame_now(self, data: bytes) -> list[bytes]:
         """``write_now`` of ``data`` alone (``Wire.audio_frame``: nothing was queued)."""
-        send = self._send_raw
-        if send is not None:  # ``_send_now`` inlined: this runs for every audio frame
-            try:
-                sent = send(data)
-            except BlockingIOError:
-                sent = 0
-        else:
-            sent = self._send_now(data)
+        sent = self._send_now(data)
         if sent == len(data):
             return []
         self._send_lock.acquire()  # free: the caller saw ``writing()`` False

@@ -55,11 +55,7 @@ class ClientSession:
         """A binary frame of ``size`` bytes was handed to the socket at ``sent``."""
         if self.state is not State.STREAMING:  # the per-frame path skips the table lookup
             self._advance(Input.AUDIO_SENT)
-        frames = self.timeline.frames  # ``FrameLog.append``, inlined: once per audio frame
-        frames.offsets.append(self._next_offset)
-        frames.sizes.append(size)
-        frames.scheduled.append(scheduled)
-        frames.sent.append(sent)
+        self.timeline.frames.append(self._next_offset, size, scheduled, sent)
         self._next_offset += size
 
     def end_of_stream(self, at: float) -> str:
