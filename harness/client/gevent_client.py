@@ -88,13 +88,14 @@ class Connection:
         """Another greenlet is writing: a write now would wait for it."""
         return self._send_lock.locked()
 
-    def write_now(self) -> list[bytes]:
-        """Write what the protocol queued without waiting; return what did not fit, in
-        which case the lock is taken for ``finish_write``. The caller saw ``writing()``
-        False and let no other greenlet run since."""
+    def write_now(self, chunks: list[bytes] | None = None) -> list[bytes]:
+        """Write ``chunks`` (None: what the protocol queued) without waiting; return what
+        did not fit, in which case the lock is taken for ``finish_write``. The caller saw
+        ``writing()`` False and let no other greenlet run since."""
         if self._send_lock.locked():
             raise RuntimeError("write_now while another greenlet writes")
-        chunks = self.protocol.data_to_send()
+        if chunks is None:
+            chunks = self.protocol.data_to_send()
         for i, data in enumerate(chunks):
             if not data:  # a half-close: the waiting path does it
                 rest = chunks[i:]
@@ -107,14 +108,6 @@ class Connection:
             return []
         self._send_lock.acquire()  # free, as checked: this does not wait
         return rest
-
-    def write_frame_now(self, data: bytes) -> list[bytes]:
-        """``write_now`` of ``data`` alone (``Wire.audio_frame``: nothing was queued)."""
-        sent = self._send_now(data)
-        if sent == len(data):
-            return []
-        self._send_lock.acquire()  # free: the caller saw ``writing()`` False
-        return [data[sent:]]
 
     def finish_write(self, rest: list[bytes]) -> None:
         """Write ``rest`` (what ``write_now`` left, its lock still taken) within the

@@ -59,9 +59,7 @@ class Writer(Protocol):
 
     def writing(self) -> bool: ...
 
-    def write_now(self) -> list[bytes]: ...
-
-    def write_frame_now(self, data: bytes) -> list[bytes]: ...
+    def write_now(self, chunks: list[bytes] | None = None) -> list[bytes]: ...
 
     def finish_write(self, rest: list[bytes]) -> None: ...
 
@@ -300,7 +298,7 @@ class Pacer:
         data = wire.audio_frame(frame)
         # What did not fit keeps the lock taken until it is out (``st.rest`` is set first:
         # whatever happens next, the session's greenlet finishes or releases it).
-        st.rest = conn.write_now() if data is None else conn.write_frame_now(data)
+        st.rest = conn.write_now(None if data is None else [data])
         wire.audio_sent(len(frame), st.due, sent)
         if st.rest:  # the socket buffer is full: the session's greenlet writes the rest
             st.hand_back(FINISH)

@@ -187,26 +187,28 @@ class Wire:
         )
 
     def send_audio(self, frame: bytes) -> None:
-        p = self.protocol
-        # websockets' own path (with its checks) unless the connection is plainly open
-        # with no extension, no fragment pending and no frame logging.
-        if p.state is WsState.OPEN and not (p.extensions or p.expect_continuation_frame or p.debug):
-            p.writes.append(binary_frame(frame))
-        else:
-            p.send_binary(frame)
+        if self._plainly_open():
+            self.protocol.writes.append(binary_frame(frame))
+        else:  # websockets' own path, with its checks
+            self.protocol.send_binary(frame)
 
     def audio_frame(self, frame: bytes) -> bytes | None:
         """``send_audio`` for a writer that writes the frame at once: its bytes, when
         nothing is queued before it and the connection is plainly open; otherwise None,
         the frame queued behind the rest (``data_to_send``). The per-frame hot path of a
         load worker: the frame never enters websockets' queue."""
-        p = self.protocol
-        if p.state is WsState.OPEN and not (
-            p.writes or p.extensions or p.expect_continuation_frame or p.debug
-        ):
+        if not self.protocol.writes and self._plainly_open():
             return binary_frame(frame)
         self.send_audio(frame)
         return None
+
+    def _plainly_open(self) -> bool:
+        """The connection is open with no extension, no fragment pending and no frame
+        logging: a binary frame can be built here instead of by websockets."""
+        p = self.protocol
+        return p.state is WsState.OPEN and not (
+            p.extensions or p.expect_continuation_frame or p.debug
+        )
 
     def audio_sent(self, size: int, scheduled: float, sent: float) -> None:
         """The frame went to the socket at ``sent``; it was due at ``scheduled``."""

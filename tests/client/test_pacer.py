@@ -344,13 +344,10 @@ class HalfWriter:
     def writing(self) -> bool:
         return False
 
-    def write_now(self) -> list[bytes]:
+    def write_now(self, chunks: list[bytes] | None = None) -> list[bytes]:
         if self.kill_on_write is not None:
             self.kill_on_write.kill(block=False)  # before its greenlet runs again
         return [b"the rest"]
-
-    def write_frame_now(self, data: bytes) -> list[bytes]:
-        return self.write_now()
 
     def finish_write(self, rest: list[bytes]) -> None:
         raise AssertionError("a killed session must not finish the write")
