@@ -31,7 +31,7 @@ import gevent.event
 import gevent.lock
 from gevent import socket, ssl
 
-from harness.client.pacer import Pacer, catch_up, pacer
+from harness.client.pacer import Pacer, Watch, catch_up, pacer
 from harness.client.target import Target, connect_error
 from harness.errors import SessionTimeout
 from harness.protocol.ending import Wait
@@ -260,7 +260,8 @@ def stream(
     conn, wire = open_connection(target, session)
     changed = gevent.event.Event()
     paced = pacer()
-    receiver = gevent.spawn(_receive, conn, wire, changed, paced)
+    watch = None if target.secure else paced.watch(conn.sock)
+    receiver = gevent.spawn(_receive, conn, wire, changed, paced, watch)
     t = target.timeouts
     try:
         conn.send_timeout = t.send
@@ -279,25 +280,44 @@ def stream(
         wire.abandon()
         with contextlib.suppress(OSError):
             conn.flush()
+        paced.unwatch(watch)  # before the socket closes: its descriptor may be reused
         if not receiver.dead:
             receiver.kill(block=False)
         conn.abort()
     return wire.result(t)
 
 
-def _receive(conn: Connection, wire: Wire, changed: gevent.event.Event, paced: Pacer) -> None:
+def _receive(
+    conn: Connection, wire: Wire, changed: gevent.event.Event, paced: Pacer, watch: Watch | None
+) -> None:
     """Feed arriving bytes to the wire until the connection ends (the caller bounds the
-    waits: the socket has no timeout)."""
+    waits: the socket has no timeout). With a ``watch``, the pacer says on its tick when
+    the socket holds bytes, and they are timed by the kernel's stamp of their arrival."""
     while True:
-        try:
-            data = conn.sock.recv(RECV_BYTES)
-        except OSError:
-            data = b""
-        paced.catch_up()  # frames due go out before this read is processed
-        if data:
-            wire.receive_data(data, clock())
+        at: float | None = None
+        if watch is not None and watch.active:
+            watch.ready.wait()
+            watch.ready.clear()
+            if not watch.active:
+                continue
+            try:
+                data, at = watch.recv(RECV_BYTES)
+            except BlockingIOError:  # read meanwhile
+                continue
+            except OSError:
+                data = b""
         else:
-            wire.receive_eof(clock())
+            try:
+                data = conn.sock.recv(RECV_BYTES)
+            except OSError:
+                data = b""
+        paced.catch_up()  # frames due go out before this read is processed
+        if at is None:
+            at = clock()
+        if data:
+            wire.receive_data(data, at)
+        else:
+            wire.receive_eof(at)
         with contextlib.suppress(OSError):
             conn.flush()  # close replies and pongs
         changed.set()
