@@ -47,7 +47,6 @@ from harness.load.backoff import next_backoff
 from harness.load.options import LoadOptions
 from harness.load.outcome import AsrxFailure, FailureKind, classify, refusal
 from harness.load.runstate import state
-from harness.load.samples import SessionSample
 from harness.protocol.audio import split_frames
 from harness.protocol.metrics import session_metrics
 from harness.protocol.result import StreamResult, latency_samples
@@ -149,7 +148,7 @@ class AsrxClient:
         if samples and words is not None:
             stats.record_words(words)
         if samples:
-            stats.record_sample(SessionSample.of(utt, tl))
+            stats.record_sample(utt, tl)
         stats.sessions_ok += 1
         if metrics.segmentation_mismatch:  # lawful, but its sentence latency is undefined
             stats.segmentation_mismatches += 1

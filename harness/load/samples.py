@@ -7,7 +7,8 @@ statistics: the messages (arrival, text, state, sentence marker), times relative
 first audio frame sent, and only the frames whose send times the picture reads (those
 holding a word's or a speech segment's edges, the first and the last) plus every k-th frame
 so that at most ``MAX_FRAMES`` are kept. ``W(a)`` of a kept edge is exact; the audio-axis
-ticks between kept frames fall on the kept frame before them.
+ticks between kept frames fall on the kept frame before them. ``RunStats.record_sample``
+keeps each utterance's latest session and makes its sample only when the samples are read.
 
 Bounds: at most ``MAX_SAMPLES`` utterances have a sample (the first by id: which ones does
 not depend on the order sessions ended in), and a session with more than ``MAX_MESSAGES``
@@ -50,13 +51,19 @@ class SessionSample:
     connected: float | None = None
     end_of_stream: float | None = None
 
+    @staticmethod
+    def fits(timeline: Timeline) -> bool:
+        """The session sent audio and is small enough to keep as a sample."""
+        tl = timeline
+        if not len(tl.frames) or len(tl.messages) > MAX_MESSAGES:
+            return False
+        return sum(len(m.text) + len(m.state) for m in tl.messages) <= MAX_TEXT_CHARS
+
     @classmethod
     def of(cls, utt: Utterance, timeline: Timeline) -> SessionSample | None:
         """The sample of a session, or None when it sent no audio or is too large to keep."""
         tl = timeline
-        if not len(tl.frames) or len(tl.messages) > MAX_MESSAGES:
-            return None
-        if sum(len(m.text) + len(m.state) for m in tl.messages) > MAX_TEXT_CHARS:
+        if not cls.fits(tl):
             return None
         t0 = tl.frames.sent[0]
         return cls(

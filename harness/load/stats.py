@@ -25,9 +25,11 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from harness.corpus.utterance import Utterance
 from harness.load.outcome import FailureKind
-from harness.load.samples import SessionSample, keep
+from harness.load.samples import MAX_SAMPLES, SessionSample, keep
 from harness.protocol.metrics import PERCENTILES
+from harness.protocol.timeline import Timeline
 from harness.protocol.words import WordLatencies, WordStatus
 
 
@@ -71,8 +73,8 @@ MAX_MESSAGES_PER_KIND = 5
 _LOWEST_US = 1
 _HIGHEST_US = 600_000_000  # 10 minutes
 _DIGITS = 3
-#: Below this many values ``record_many`` records one by one: numpy's fixed cost (18 us a
-#: call) is more than hdrh's 1.5 us per value.
+#: Below this many values are recorded one by one: numpy's fixed cost (18 us a call) is
+#: more than hdrh's 1.5 us per value.
 _FEW = 12
 
 
@@ -85,43 +87,80 @@ def _acyclic(h: HdrHistogram) -> HdrHistogram:
 
 
 class LatencyHistogram:
-    """Milliseconds in, kept in microseconds; negative values clamp to 0 and are counted."""
+    """Milliseconds in, kept in microseconds; negative values clamp to 0 and are counted.
+
+    Values wait in a list and go into the histogram ``BATCH`` at a time, or as soon as
+    anything reads it (``h``, ``negative``, and all that reads through them): a load worker
+    records a session's hundred frame latenesses and a few latencies at each session's end,
+    and numpy's fixed cost per call made that 30-45 us a session, all sends held meanwhile.
+    """
+
+    #: Values recorded at once (one numpy pass: about 60 us for 4096).
+    BATCH = 4096
 
     def __init__(self) -> None:
-        self.h = _acyclic(HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS))
-        self.negative = 0
+        self._h = _acyclic(HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS))
+        self._negative = 0
+        self._pending: list[float] = []
+
+    @property
+    def h(self) -> HdrHistogram:
+        """The HdrHistogram, every value recorded so far in it."""
+        if self._pending:
+            self._record(self._pending)
+        return self._h
+
+    @property
+    def negative(self) -> int:
+        """Values recorded below 0 (clamped to 0)."""
+        if self._pending:
+            self._record(self._pending)
+        return self._negative
+
+    @negative.setter
+    def negative(self, n: int) -> None:
+        if self._pending:
+            self._record(self._pending)
+        self._negative = n
 
     def record(self, ms: float) -> None:
-        us = round(ms * 1000.0)
-        if us < 0:
-            self.negative += 1
-            us = 0
-        self.h.record_value(min(max(us, 0), _HIGHEST_US))
+        self._pending.append(ms)
+        if len(self._pending) >= self.BATCH:
+            self._record(self._pending)
 
-    def record_many(self, ms: Sequence[float]) -> None:
-        """``record`` of every value, in one numpy pass instead of hdrh's Python call per
-        value (a session's ~100 frame latenesses cost 0.4 ms that way, all sends paused).
+    def record_many(self, ms: Iterable[float]) -> None:
+        self._pending += ms
+        if len(self._pending) >= self.BATCH:
+            self._record(self._pending)
+
+    def _record(self, ms: list[float]) -> None:
+        """Put ``ms`` into the histogram: hdrh's ``record_value`` of each, rounded as
+        ``round`` rounds (half to even, as ``np.rint``), in one numpy pass instead of
+        hdrh's Python call per value.
 
         The bucket index is hdrh's ``_counts_index_for``, vectorized: the bit length of
         ``value | sub_bucket_mask`` (``frexp``'s exponent, exact below 2**53) gives the
-        bucket, the value shifted by it the sub-bucket. Rounding is ``round``'s (half to
-        even, as ``np.rint``), so the counts are the same, bucket for bucket.
+        bucket, the value shifted by it the sub-bucket.
         """
+        self._pending = []
+        h = self._h
         if len(ms) < _FEW:
             for v in ms:
-                self.record(v)
+                one = round(v * 1000.0)
+                if one < 0:
+                    self._negative += 1
+                h.record_value(min(max(one, 0), _HIGHEST_US))
             return
         us = np.rint(np.asarray(ms, dtype=np.float64) * 1000.0)
-        below = us < 0
-        self.negative += int(np.count_nonzero(below))
-        values = np.minimum(np.where(below, 0.0, us), _HIGHEST_US).astype(np.int64)
-        h = self.h
+        self._negative += int(np.count_nonzero(us < 0))
+        values = np.clip(us, 0, _HIGHEST_US).astype(np.int64)
         bits = np.frexp((values | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
         bucket = bits - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
         sub_bucket = values >> (bucket + h.unit_magnitude)
         index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + sub_bucket
         index -= h.sub_bucket_half_count
-        np.add.at(np.ctypeslib.as_array(h.counts), index, 1)
+        added = np.bincount(index).astype(np.uint64)
+        np.ctypeslib.as_array(h.counts)[: len(added)] += added
         h.total_count += len(values)
         h.min_value = min(h.min_value, int(values.min()))
         h.max_value = max(h.max_value, int(values.max()))
@@ -169,7 +208,7 @@ class LatencyHistogram:
 
     def merge(self, other: LatencyHistogram) -> None:
         self.h.add(other.h)
-        self.negative += other.negative
+        self._negative += other.negative
 
     def encode(self) -> str:
         return base64.b64encode(self.h.encode()).decode("ascii") if self.count else ""
@@ -219,8 +258,12 @@ class RunStats:
     accuracy: dict[str, UtteranceAccuracy] = field(default_factory=dict)
     #: Reference words of completed sessions by what became of them (``WordStatus``).
     words: Counter[str] = field(default_factory=Counter)
-    #: The last completed session of each utterance (``harness.load.samples``' bounds).
-    samples: dict[str, SessionSample] = field(default_factory=dict)
+    #: The last completed session of each utterance (``harness.load.samples``' bounds),
+    #: read through ``samples``.
+    _samples: dict[str, SessionSample] = field(default_factory=dict)
+    #: Sessions kept as their utterance's latest, not yet made into a ``SessionSample``
+    #: (that costs a load worker about 50 us, and only the last of each is ever read).
+    _latest: dict[str, tuple[Utterance, Timeline]] = field(default_factory=dict)
     #: Completed sessions too large to keep as a sample.
     samples_too_large: int = 0
     #: Completed sessions whose server cut a different number of sentences than the
@@ -239,12 +282,29 @@ class RunStats:
         """One completed session's reference words, counted by status."""
         self.words.update(w.status for w in latencies.words)
 
-    def record_sample(self, sample: SessionSample | None) -> None:
-        """Keep ``sample`` as its utterance's latest (None: it was too large to keep)."""
-        if sample is None:
+    def record_sample(self, utt: Utterance, timeline: Timeline) -> None:
+        """Keep a completed session as its utterance's latest sample, or count it too large."""
+        if not SessionSample.fits(timeline):
             self.samples_too_large += 1
-        else:
-            keep(self.samples, (sample,))
+            return
+        latest = self._latest
+        latest.pop(utt.id, None)
+        latest[utt.id] = (utt, timeline)
+        if len(latest) > MAX_SAMPLES:  # ``keep`` would drop the same one
+            del latest[max(latest)]
+
+    @property
+    def samples(self) -> dict[str, SessionSample]:
+        """The last completed session of each utterance, by utterance id."""
+        if self._latest:
+            latest, self._latest = self._latest, {}
+            made = (SessionSample.of(utt, tl) for utt, tl in latest.values())
+            keep(self._samples, (s for s in made if s is not None))
+        return self._samples
+
+    @samples.setter
+    def samples(self, samples: dict[str, SessionSample]) -> None:
+        self._samples, self._latest = samples, {}
 
     def word_ratio(self, status: WordStatus) -> float | None:
         """Words of ``status`` over the timed words whose audio was sent (None: none)."""

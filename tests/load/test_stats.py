@@ -2,6 +2,7 @@ import gc
 import weakref
 
 import pytest
+from hdrh.histogram import HdrHistogram
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -94,16 +95,60 @@ def test_percentile_equals_hdrh_own_answer(data: list[float], ps: list[float]) -
         max_size=300,
     )
 )
-def test_record_many_is_record_of_each_value_bucket_for_bucket(data: list[float]) -> None:
+def test_recording_is_hdrh_record_value_of_each_value_bucket_for_bucket(
+    data: list[float],
+) -> None:
+    """Whether values go in one by one or at once, a few or a batch, the counts are those
+    of hdrh's own ``record_value`` of each value rounded to the microsecond."""
+    expected = HdrHistogram(1, 600_000_000, 3)
+    for v in data:
+        expected.record_value(min(max(round(v * 1000.0), 0), 600_000_000))
     one_by_one, at_once = LatencyHistogram(), LatencyHistogram()
     for v in data:
         one_by_one.record(v)
     at_once.record_many(data)
-    a, b = one_by_one.h, at_once.h
-    assert list(a.counts) == list(b.counts)
-    assert (a.total_count, a.min_value, a.max_value) == (b.total_count, b.min_value, b.max_value)
-    assert one_by_one.negative == at_once.negative
-    assert at_once.encode() == one_by_one.encode()
+    for hist in (one_by_one, at_once):
+        h = hist.h
+        assert list(h.counts) == list(expected.counts)
+        assert (h.total_count, h.min_value, h.max_value) == (
+            expected.total_count,
+            expected.min_value,
+            expected.max_value,
+        )
+        assert hist.negative == sum(1 for v in data if round(v * 1000.0) < 0)
+
+
+def test_values_waiting_for_a_batch_are_seen_by_every_read() -> None:
+    """Values wait for ``BATCH`` before numpy takes them; nothing that reads may miss them."""
+    values = [0.5, 1.5, -2.0, 3.0]
+
+    def fresh() -> LatencyHistogram:
+        hist = LatencyHistogram()
+        hist.record_many(values)
+        hist.record(7.0)
+        return hist
+
+    assert fresh().count == 5
+    assert fresh().negative == 1
+    assert fresh().max == pytest.approx(7.0, rel=1e-3)
+    assert fresh().percentile(50) == pytest.approx(1.5, rel=1e-3)
+    assert fresh().summary()["count"] == 5
+    assert LatencyHistogram.decode(fresh().encode()).count == 5
+    merged = LatencyHistogram()
+    merged.record(1.0)
+    merged.merge(fresh())
+    assert (merged.count, merged.negative) == (6, 1)
+    stats = RunStats()
+    stats.record({"connect": values})
+    assert RunStats.from_dict(stats.to_dict()).histograms["connect"].count == 4
+
+
+def test_a_full_batch_goes_in_at_once() -> None:
+    hist = LatencyHistogram()
+    hist.record_many([1.0] * (LatencyHistogram.BATCH - 1))
+    assert len(hist._pending) == LatencyHistogram.BATCH - 1
+    hist.record(2.0)
+    assert not hist._pending and hist._h.total_count == LatencyHistogram.BATCH
 
 
 @given(values, values, st.lists(st.floats(0, 100), min_size=1, max_size=8))

@@ -104,7 +104,7 @@ def test_a_long_session_keeps_few_frames_and_exact_word_edges() -> None:
 def test_a_session_past_the_bounds_is_counted_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(samples_mod, "MAX_MESSAGES", 3)
     stats = RunStats()
-    stats.record_sample(SessionSample.of(utterance(), session(replies=REPLIES).timeline))
+    stats.record_sample(utterance(), session(replies=REPLIES).timeline)
     assert not stats.samples and stats.samples_too_large == 1
     assert RunStats.from_dict(stats.to_dict()).samples_too_large == 1
 
@@ -122,6 +122,30 @@ def test_samples_keep_the_latest_session_of_the_first_utterances(
     assert kept["a"].lang == "en-GB"
 
 
+def test_a_sample_is_made_when_read_from_its_utterances_latest_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A load worker records a sample at every session's end; making one costs ~50 us and
+    only the last of each utterance is read, so it is made when read."""
+    made: list[str] = []
+    of = SessionSample.of
+
+    def counted(utt, tl):  # type: ignore[no-untyped-def]
+        made.append(utt.id)
+        return of(utt, tl)
+
+    monkeypatch.setattr(SessionSample, "of", staticmethod(counted))
+    stats = RunStats()
+    sessions = [session(replies=((0.5 + k / 10, f"take {k}"),)).timeline for k in range(3)]
+    for tl in sessions:
+        stats.record_sample(utterance(uid="a"), tl)
+    stats.record_sample(utterance(uid="b"), sessions[0])
+    assert made == []
+    assert sorted(stats.samples) == ["a", "b"] and made == ["a", "b"]
+    assert stats.samples["a"].messages[0][1] == "take 2"
+    assert made == ["a", "b"]  # read again: nothing new to make
+
+
 # -- counts and their merge ---------------------------------------------------------------
 def fates(*statuses: WordStatus) -> WordLatencies:
     wl = word_latencies(session(replies=REPLIES).timeline, WORDS, "en")
@@ -132,7 +156,7 @@ def test_word_counts_merge_across_processes_and_give_ratios() -> None:
     a, b = RunStats(), RunStats()
     a.record_words(fates("final", "final", "missed", "untimed"))
     b.record_words(fates("lost", "missed", "unsent"))
-    b.record_sample(SessionSample.of(utterance(), session(replies=REPLIES).timeline))
+    b.record_sample(utterance(), session(replies=REPLIES).timeline)
     total = RunStats.from_dict(a.to_dict())
     total.merge(RunStats.from_dict(b.to_dict()))
     assert total.words == {"final": 2, "missed": 2, "lost": 1, "untimed": 1, "unsent": 1}
@@ -254,7 +278,7 @@ def words_page(stats: RunStats, engine: str | None) -> tuple[dict, Section]:
 
 def test_the_report_shows_upl_the_word_fates_and_a_picture() -> None:
     stats = with_words((100, 200, 300), ("final", "final", "lost", "missed"))
-    stats.record_sample(SessionSample.of(utterance(), session(replies=REPLIES).timeline))
+    stats.record_sample(utterance(), session(replies=REPLIES).timeline)
     summary, page = words_page(stats, "pocketsphinx")
     words = summary["words"]
     assert words["applicable"] and words["counts"]["missed"] == 1
@@ -266,7 +290,7 @@ def test_the_report_shows_upl_the_word_fates_and_a_picture() -> None:
 
 def test_placeholder_words_are_not_applicable_not_all_missed() -> None:
     stats = with_words((), ("missed",) * 5)
-    stats.record_sample(SessionSample.of(utterance(), session(replies=REPLIES).timeline))
+    stats.record_sample(utterance(), session(replies=REPLIES).timeline)
     summary, page = words_page(stats, "synthetic")
     words = summary["words"]
     assert not words["applicable"] and words["missed_ratio"] is None
