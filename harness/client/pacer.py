@@ -32,12 +32,12 @@ timestamp (``harness.client.arrivals``), so its messages' arrival times stay exa
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import heapq
 import itertools
 import os
 import select
-import socket
 import time
 import weakref
 from collections.abc import Iterable, Iterator
@@ -45,6 +45,7 @@ from typing import Protocol
 
 import gevent
 import gevent.event
+import gevent.monkey
 from gevent.hub import Waiter
 
 from harness.client import arrivals
@@ -52,8 +53,22 @@ from harness.protocol.pacing import FrameSchedule
 from harness.protocol.wire import Wire
 
 clock = time.monotonic
-#: The standard library's socket type (under gevent's sockets: ``sock._sock``).
-_Socket = socket.SocketType
+#: The operating system's socket type, under gevent's sockets (``sock._sock``); not
+#: ``socket.socket``, which a monkey-patched process (a Locust worker) makes gevent's.
+_Socket = _socket.socket
+
+
+def _original_epoll() -> type[select.epoll] | None:
+    """``select.epoll``, which gevent's monkey-patching hides (its waits would block the
+    process; the pacer's never wait)."""
+    try:
+        epoll: type[select.epoll] = gevent.monkey.get_original("select", "epoll")
+    except AttributeError:  # not Linux
+        return None
+    return epoll
+
+
+_epoll = _original_epoll()
 
 #: The longest the pacer sends without letting other greenlets (receivers) run, seconds.
 MAX_BURST_S = 0.002
@@ -295,11 +310,11 @@ class Pacer:
         w.ready.set()
 
     def _poll_object(self) -> select.epoll | None:
-        if not arrivals.SUPPORTED or not hasattr(select, "epoll"):
+        if _epoll is None or not arrivals.SUPPORTED:
             return None
         if self._epoll is None or self._epoll_pid != os.getpid():
             self._watches.clear()  # a forked copy's: they belong to the parent
-            self._epoll, self._epoll_pid = select.epoll(), os.getpid()
+            self._epoll, self._epoll_pid = _epoll(), os.getpid()
         return self._epoll
 
     def _poll(self) -> None:

@@ -5,6 +5,7 @@ loopback TCP, against a server that is not ours."""
 from __future__ import annotations
 
 import socket as _stdlib_socket
+import subprocess
 import sys
 import threading
 import time
@@ -141,6 +142,27 @@ def test_an_old_watch_leaves_alone_the_socket_that_reused_its_descriptor() -> No
     pacer.unwatch(new)
     for s in (second, server, lsock):
         s.close()
+
+
+MONKEY_PATCHED = """
+from gevent import monkey
+monkey.patch_all()
+import socket
+from harness.client.pacer import Pacer
+lsock = socket.create_server(("127.0.0.1", 0))
+client = socket.create_connection(lsock.getsockname())
+watch = Pacer().watch(client)
+print("watched" if watch is not None else "not watched")
+"""
+
+
+def test_a_monkey_patched_process_reads_on_the_tick_too() -> None:
+    """Locust patches the standard library's sockets with gevent's (``socket.socket`` is
+    then gevent's class): its workers must still take the fast path."""
+    out = subprocess.run(
+        [sys.executable, "-c", MONKEY_PATCHED], capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "watched", out.stderr
 
 
 class OneTranscriptServer:
