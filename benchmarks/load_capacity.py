@@ -21,16 +21,20 @@
    confirmation, close: ``--sessions``). The ratio of CPU per audio-second streamed,
    Locust user over the bare loop doing the same work, is the figure to quote: over the
    session loop for a normal run, over the streaming loop with ``--one-long-utterance``.
+   ``--rounds R`` runs the single-process user and the bare loops R times in turn and
+   takes the median ratio (``capacity_step`` says why).
 3. **Latency accuracy**: ``--accuracy-users`` streams (500) against a server in calibration
    mode (``--result-latency-ms``: each result leaves a fixed time after the audio it covers
-   arrived, whatever the load) with ``--delay-ms 0`` and one with ``--delay-ms D``: the
-   median first-partial latency should move by D (within 2 ms).
+   arrived, whatever the load) with ``--delay-ms 0`` and one with ``--delay-ms D``, each
+   replaying one utterance (``--accuracy-utterance``: ``one_utterance_corpus`` says why):
+   the median first-partial latency should move by D (within 2 ms).
 
 ``--one-long-utterance`` streams the default corpus's audio as one 42-s utterance, so that
 no session ends in the window: the figures are then those of streaming alone, and their
 difference with a normal run is the cost of opening, scoring and closing sessions.
 
-    python benchmarks/load_capacity.py --steps 250,500,750,1000 --processes 1,2 --seconds 15
+    python benchmarks/load_capacity.py --steps 250,400,500 --processes 1,2 --rounds 3 --skip bare
+    python benchmarks/load_capacity.py --steps 750,1000 --skip bare,bare-sessions,accuracy
     python benchmarks/load_capacity.py --steps 250,500 --skip accuracy --one-long-utterance
 """
 
@@ -38,14 +42,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -119,9 +128,16 @@ def _audio_received(http_url: str) -> float:
 
 
 def run_locust(
-    url: str, http_url: str, server_pid: int, users: int, args: argparse.Namespace, processes: int
+    url: str,
+    http_url: str,
+    server_pid: int,
+    users: int,
+    args: argparse.Namespace,
+    processes: int,
+    corpus: Callable[[Path], str] | None = None,
 ) -> dict:
-    """One Locust run; CPU and memory of it and of the server over the steady window."""
+    """One Locust run; CPU and memory of it and of the server over the steady window
+    (``corpus``: makes the corpus to replay in a folder; default: the default corpus)."""
     ramp = users / args.rate
     run_time = ramp + 3 + args.seconds + 2
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +148,9 @@ def run_locust(
         cmd += ["--asrx-timeout-scale", "3", "--loglevel", "WARNING"]
         if processes > 1:
             cmd += ["--processes", str(processes)]
-        if args.one_long_utterance:
+        if corpus is not None:
+            cmd += ["--asrx-corpus", corpus(Path(tmp) / "corpus")]
+        elif args.one_long_utterance:
             cmd += ["--asrx-corpus", long_corpus(Path(tmp) / "corpus")]
         proc = subprocess.Popen(
             cmd,
@@ -200,6 +218,27 @@ def long_corpus(folder: Path) -> str:
     return str(folder)
 
 
+def one_utterance_corpus(folder: Path, utterance_id: str) -> str:
+    """A corpus of one of the default corpus's utterances, its manifest line as it is.
+
+    The accuracy runs replay one utterance: each has its own first-partial latency, so
+    over the whole corpus the distribution is a few steps tens of milliseconds apart, and
+    its median jumps from one step to the next with the mix of sessions that ended in a
+    run (655 against 666 ms in two runs of the same code), burying a 2-ms question.
+    """
+    from harness.corpus import default_corpus_dir
+
+    source = Path(default_corpus_dir("en"))
+    for line in (source / "manifest.jsonl").read_text().splitlines():
+        entry = json.loads(line) if line.strip() else {}
+        if entry.get("id") == utterance_id:
+            folder.mkdir()
+            shutil.copy(source / entry["audio"], folder / entry["audio"])
+            (folder / "manifest.jsonl").write_text(line + "\n")
+            return str(folder)
+    raise SystemExit(f"load_capacity: no utterance {utterance_id!r} in {source}")
+
+
 def run_bare(url: str, streams: int, seconds: float, sessions: bool) -> dict:
     cmd = [sys.executable, str(REPO / "benchmarks" / "load_io.py"), "--candidate"]
     cmd += ["wsclient-threads", "--url", url, "--streams", str(streams)]
@@ -244,32 +283,70 @@ def server(n: int, **kw: object):  # type: ignore[no-untyped-def]
 
 
 def capacity_step(n: int, args: argparse.Namespace, skip: set[str]) -> dict:
-    row: dict[str, object] = {"streams": n, "locust": {}}
-    if "capacity" not in skip:
-        for processes in args.processes:
-            with server(n, apikeys=(KEY,)) as srv:
+    """One step: the Locust user with each process count, and the bare loops.
+
+    With ``--rounds R`` the single-process Locust user and the bare loops run R times in
+    turn: this machine's speed drifts by a quarter within minutes (the same server's CPU
+    per stream-second moved from 1.62 to 2.19 ms between two runs two minutes apart), and a
+    ratio of two runs made a minute apart carries it. The step then shows the round of
+    median client CPU, and the ratio is the median of the rounds' ratios, each of a Locust
+    run and the bare run right after it.
+    """
+    row: dict[str, Any] = {"streams": n, "locust": {}}
+    rounds: list[dict[str, Any]] = []
+    for r in range(args.rounds):
+        this: dict[str, Any] = {}
+        if "capacity" not in skip:
+            for processes in args.processes:
+                if r and processes != 1:
+                    continue
+                with server(n, apikeys=(KEY,)) as srv:
+                    _pin(srv.pid, SERVER_CPUS)
+                    cap = run_locust(srv.url, srv.http_url, srv.pid, n, args, processes)
+                cap["verdict"] = verdict(cap)
+                if processes == 1:
+                    this["locust"] = cap
+                else:
+                    row["locust"][processes] = cap
+                print(f"{n} streams, Locust user, {processes} process(es): {json.dumps(cap)}")
+        for kind, sessions in (("bare", False), ("bare_sessions", True)):
+            if kind.replace("_", "-") in skip:
+                continue
+            with server(n, no_auth=True, apikeys=()) as srv:
                 _pin(srv.pid, SERVER_CPUS)
-                cap = run_locust(srv.url, srv.http_url, srv.pid, n, args, processes)
-            cap["verdict"] = verdict(cap)
-            row["locust"][processes] = cap  # type: ignore[index]
-            print(f"{n} streams, Locust user, {processes} process(es): {json.dumps(cap)}")
-    one = row["locust"].get(1, {})  # type: ignore[attr-defined]
-    for kind, sessions in (("bare", False), ("bare_sessions", True)):
-        if kind.replace("_", "-") in skip:
-            continue
-        with server(n, no_auth=True, apikeys=()) as srv:
-            _pin(srv.pid, SERVER_CPUS)
-            bare = run_bare(srv.url, n, args.seconds, sessions)
-        row[kind] = bare
-        what = "one session per utterance" if sessions else "streaming alone"
-        print(f"{n} streams, bare websocket-client, {what}: {json.dumps(bare)}", flush=True)
-        cap_c, bare_c = one.get("client_cpu_ms_per_stream_s"), bare.get("cpu_ms_per_stream_s")
-        # A loop that fell behind real time, or whose sessions failed, did not do the
-        # work: no fair ratio then.
-        kept_up = not bare.get("failed_streams") and (bare.get("lateness_p99_ms") or 0) <= 50
-        bare["kept_real_time"] = kept_up
-        if cap_c and bare_c and kept_up:
-            row[f"cpu_ratio_locust_over_{kind}"] = cap_c / bare_c
+                bare = run_bare(srv.url, n, args.seconds, sessions)
+            this[kind] = bare
+            what = "one session per utterance" if sessions else "streaming alone"
+            print(f"{n} streams, bare websocket-client, {what}: {json.dumps(bare)}", flush=True)
+            cap_c = this.get("locust", {}).get("client_cpu_ms_per_stream_s")
+            bare_c = bare.get("cpu_ms_per_stream_s")
+            # A loop that fell behind real time, or whose sessions failed, did not do the
+            # work: no fair ratio then.
+            kept_up = not bare.get("failed_streams") and (bare.get("lateness_p99_ms") or 0) <= 50
+            bare["kept_real_time"] = kept_up
+            if cap_c and bare_c and kept_up:
+                this[f"ratio_{kind}"] = cap_c / bare_c
+        rounds.append(this)
+    if "locust" in rounds[0]:
+        by_cpu = sorted(rounds, key=lambda t: t["locust"]["client_cpu_ms_per_stream_s"])
+        row["locust"][1] = by_cpu[len(by_cpu) // 2]["locust"]
+    for kind in ("bare", "bare_sessions"):
+        runs = [t[kind] for t in rounds if kind in t]
+        if runs:
+            row[kind] = sorted(runs, key=lambda b: b["cpu_ms_per_stream_s"])[len(runs) // 2]
+        ratios = [t[f"ratio_{kind}"] for t in rounds if f"ratio_{kind}" in t]
+        if ratios:
+            row[f"cpu_ratio_locust_over_{kind}"] = statistics.median(ratios)
+    if args.rounds > 1:
+        row["rounds"] = [
+            {
+                "client_cpu_ms_per_stream_s": t.get("locust", {}).get("client_cpu_ms_per_stream_s"),
+                "server_cpu_ms_per_stream_s": t.get("locust", {}).get("server_cpu_ms_per_stream_s"),
+                **{k: t[k]["cpu_ms_per_stream_s"] for k in ("bare", "bare_sessions") if k in t},
+                **{k: v for k, v in t.items() if k.startswith("ratio_")},
+            }
+            for t in rounds
+        ]
     return row
 
 
@@ -281,7 +358,8 @@ def accuracy(args: argparse.Namespace) -> dict:
         n = args.accuracy_users
         with server(n, apikeys=(KEY,), delay_ms=d, extra=calibrated) as srv:
             _pin(srv.pid, SERVER_CPUS)
-            r = run_locust(srv.url, srv.http_url, srv.pid, n, args, 1)
+            one = functools.partial(one_utterance_corpus, utterance_id=args.accuracy_utterance)
+            r = run_locust(srv.url, srv.http_url, srv.pid, n, args, 1, corpus=one)
             late[d] = _counter(srv.http_url, "asrx_results_late")
         median[d] = r["first_partial_p50_ms"]
         print(
@@ -335,6 +413,14 @@ def table(rows: list[dict], processes: list[int]) -> None:
                 + "".join(f"{f'{r:.2f}' if r else '-':>10}" for r in ratios)
                 + f"  {cap['verdict']}"
             )
+        for i, t in enumerate(row.get("rounds", []), 1):
+            names = {"client_cpu_ms_per_stream_s": "client", "server_cpu_ms_per_stream_s": "server"}
+            figures = ", ".join(
+                f"{names.get(k, k).replace('_', ' ')} {v:.3f}"
+                for k, v in t.items()
+                if isinstance(v, float)
+            )
+            print(f"{'':>7} round {i}: {figures}")
         for kind, what in (("bare_sessions", "one session per utterance"), ("bare", "alone")):
             if kind in row:
                 b = row[kind]
@@ -365,10 +451,22 @@ def main() -> None:
     ap.add_argument("--processes", default="1", help="comma list of Locust process counts")
     ap.add_argument("--rate", type=int, default=100, help="users spawned per second")
     ap.add_argument("--seconds", type=float, default=15.0, help="steady window per step")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the single-process Locust user and the bare loops this many times in turn "
+        "(median ratio): the machine's speed drifts",
+    )
     ap.add_argument("--no-pin", action="store_true", help="do not pin client and server")
     ap.add_argument("--delay-ms", type=int, default=200)
     ap.add_argument("--result-latency-ms", type=int, default=300)
     ap.add_argument("--accuracy-users", type=int, default=500)
+    ap.add_argument(
+        "--accuracy-utterance",
+        default="en-single-01",
+        help="the default corpus's utterance the accuracy runs replay",
+    )
     ap.add_argument(
         "--skip", default="", help="comma list of: capacity, bare, bare-sessions, accuracy"
     )
