@@ -67,7 +67,7 @@ def test_bytes_read_late_keep_the_time_they_arrived(
     assert data == b"hello"
     assert read_at - before >= HOLD_S
     late_ms = 1000 * (at - before)
-    assert before - 0.0005 <= at < before + 0.01, f"arrival {late_ms:.1f} ms after sending"
+    assert before - 0.0005 <= at < before + 0.03, f"arrival {late_ms:.1f} ms after sending"
     pacer.unwatch(watch)
 
 
@@ -88,7 +88,8 @@ def test_a_watched_socket_is_read_within_a_tick_or_two_and_the_pacer_then_stops(
             watch.ready.wait()
         waits.append(clock() - sent)
         watch.recv(1024)
-    assert max(waits) < 0.02, [f"{1000 * w:.1f} ms" for w in waits]
+    # Generous for a shared CI machine: a socket nobody polls waits the whole 2 s.
+    assert max(waits) < 0.05, [f"{1000 * w:.1f} ms" for w in waits]
     pacer.unwatch(watch)
     gevent.sleep(0.02)
     assert pacer._greenlet is None  # nothing to send or read: it is gone
