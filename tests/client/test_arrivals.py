@@ -20,7 +20,7 @@ from websockets.server import ServerProtocol
 
 from harness.client import arrivals
 from harness.client.gevent_client import stream
-from harness.client.pacer import Pacer, clock
+from harness.client.pacer import Pacer, Watch, clock
 from harness.client.target import Target
 from harness.timeouts import Timeouts
 
@@ -49,13 +49,19 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     server.close()
 
 
+def watched(pacer: Pacer, sock: socket.socket) -> Watch:
+    """``pacer.watch(sock)``, which on this platform must take the socket."""
+    watch = pacer.watch(sock)
+    assert watch is not None
+    return watch
+
+
 def test_bytes_read_late_keep_the_time_they_arrived(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
     client, server = pair
     pacer = Pacer()
-    watch = pacer.watch(client)
-    assert watch is not None
+    watch = watched(pacer, client)
     gevent.sleep(0.05)  # the kernel turns its stamps on a moment after the first ask
     before = clock()
     server.send(b"hello")
@@ -76,8 +82,7 @@ def test_a_watched_socket_is_read_within_a_tick_or_two_and_the_pacer_then_stops(
 ) -> None:
     client, server = pair
     pacer = Pacer()
-    watch = pacer.watch(client)
-    assert watch is not None
+    watch = watched(pacer, client)
     gevent.sleep(0.05)  # the pacer ticks with no stream to send
     waits = []
     for _ in range(5):
@@ -100,8 +105,7 @@ def test_unwatching_wakes_the_receiver_to_read_the_socket_itself(
 ) -> None:
     client, _ = pair
     pacer = Pacer()
-    watch = pacer.watch(client)
-    assert watch is not None
+    watch = watched(pacer, client)
     waiter = gevent.spawn(watch.ready.wait)
     gevent.sleep(0.01)
     pacer.unwatch(watch)
@@ -113,9 +117,9 @@ def test_unwatching_wakes_the_receiver_to_read_the_socket_itself(
 def test_a_killed_pacer_gives_the_reading_back(pair: tuple[socket.socket, socket.socket]) -> None:
     client, _ = pair
     pacer = Pacer()
-    watch = pacer.watch(client)
+    watch = watched(pacer, client)
     gevent.sleep(0.01)  # the pacer runs (a greenlet killed before it starts runs nothing)
-    assert watch is not None and pacer._greenlet is not None
+    assert pacer._greenlet is not None
     pacer._greenlet.kill()
     assert not watch.active and watch.ready.is_set()
 
@@ -126,12 +130,10 @@ def test_an_old_watch_leaves_alone_the_socket_that_reused_its_descriptor() -> No
     lsock.listen(2)
     pacer = Pacer()
     first = socket.create_connection(lsock.getsockname())
-    old = pacer.watch(first)
-    assert old is not None
+    old = watched(pacer, first)
     first.close()  # closed before it was unwatched: the kernel forgets it
     second = socket.create_connection(lsock.getsockname())
-    new = pacer.watch(second)
-    assert new is not None
+    new = watched(pacer, second)
     if new.fd != old.fd:
         pytest.skip("the descriptor was not reused")
     pacer.unwatch(old)
