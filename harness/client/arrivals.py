@@ -4,7 +4,7 @@ A load worker reads its sessions' sockets on the pacer's tick (``harness.client.
 up to 2 ms after their bytes arrived, instead of waking once per message. The kernel stamps
 every segment it receives; ``recvmsg`` returns the stamp of the last segment it read beside
 the data, so a message's arrival time is when its last byte reached the socket, whenever
-the worker got to it (docs/protocol.md, "When a message arrived").
+the worker got to it (docs/protocol.md#arrival).
 
 The stamp is on the wall clock; it is moved onto ``time.monotonic`` by the two clocks'
 offset read at the same moment (to within a microsecond or so). A stamp that cannot be

@@ -288,7 +288,6 @@ class RunStats:
             self.samples_too_large += 1
             return
         latest = self._latest
-        latest.pop(utt.id, None)
         latest[utt.id] = (utt, timeline)
         if len(latest) > MAX_SAMPLES:  # ``keep`` would drop the same one
             del latest[max(latest)]
