@@ -327,13 +327,13 @@ def capacity_step(n: int, args: argparse.Namespace, skip: set[str]) -> dict:
             if cap_c and bare_c and kept_up:
                 this[f"ratio_{kind}"] = cap_c / bare_c
         rounds.append(this)
-    if "locust" in rounds[0]:
-        by_cpu = sorted(rounds, key=lambda t: t["locust"]["client_cpu_ms_per_stream_s"])
-        row["locust"][1] = by_cpu[len(by_cpu) // 2]["locust"]
+    locust = [t["locust"] for t in rounds if "locust" in t]
+    if locust:
+        row["locust"][1] = _middle(locust, "client_cpu_ms_per_stream_s")
     for kind in ("bare", "bare_sessions"):
         runs = [t[kind] for t in rounds if kind in t]
         if runs:
-            row[kind] = sorted(runs, key=lambda b: b["cpu_ms_per_stream_s"])[len(runs) // 2]
+            row[kind] = _middle(runs, "cpu_ms_per_stream_s")
         ratios = [t[f"ratio_{kind}"] for t in rounds if f"ratio_{kind}" in t]
         if ratios:
             row[f"cpu_ratio_locust_over_{kind}"] = statistics.median(ratios)
@@ -350,15 +350,20 @@ def capacity_step(n: int, args: argparse.Namespace, skip: set[str]) -> dict:
     return row
 
 
+def _middle(runs: list[dict[str, Any]], figure: str) -> dict[str, Any]:
+    """The run of median ``figure`` (the upper of the two middle ones for an even count)."""
+    return sorted(runs, key=lambda run: run[figure])[len(runs) // 2]
+
+
 def accuracy(args: argparse.Namespace) -> dict:
     """The median first partial at ``--accuracy-users`` streams, for D = 0 and D."""
     calibrated = ["--result-latency-ms", str(args.result_latency_ms)]
     median, late = {}, {}
+    one = functools.partial(one_utterance_corpus, utterance_id=args.accuracy_utterance)
     for d in (0, args.delay_ms):
         n = args.accuracy_users
         with server(n, apikeys=(KEY,), delay_ms=d, extra=calibrated) as srv:
             _pin(srv.pid, SERVER_CPUS)
-            one = functools.partial(one_utterance_corpus, utterance_id=args.accuracy_utterance)
             r = run_locust(srv.url, srv.http_url, srv.pid, n, args, 1, corpus=one)
             late[d] = _counter(srv.http_url, "asrx_results_late")
         median[d] = r["first_partial_p50_ms"]
@@ -483,6 +488,8 @@ def main() -> None:
         args.processes = [int(x) for x in args.processes.split(",") if x.strip()]
     except ValueError:
         ap.error("--steps and --processes are comma lists of integers")
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     cpus = sorted(os.sched_getaffinity(0))
     if not args.no_pin and len(cpus) >= 2:
         CLIENT_CPUS, SERVER_CPUS = {cpus[0]}, {cpus[1]}
