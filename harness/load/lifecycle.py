@@ -3,10 +3,12 @@ tidy up at ``quitting``. Importing this module installs the listeners.
 
 At ``init`` every process checks the ``--asrx-*`` options (a bad one: one line, exit 2),
 puts the key redaction filter on every log handler (so ``--loglevel DEBUG``, where
-websockets logs handshake headers, never shows the key), and wires the statistics and the
-abort protocol between workers and master. A process that runs users loads the corpus (a
-missing or invalid one: one line, exit 2). With no ``--host`` the master (or the local
-runner) starts the embedded reference server, and stops it at ``quitting``.
+websockets logs handshake headers, never shows the key), has Ctrl-C raised in the main
+greenlet only (never a traceback from the pacer or a session it happened to interrupt),
+and wires the statistics and the abort protocol between workers and master. A process that
+runs users loads the corpus (a missing or invalid one: one line, exit 2). With no
+``--host`` the master (or the local runner) starts the embedded reference server, and
+stops it at ``quitting``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from harness.client.pacer import interrupts_to_main
 from harness.client.target import check_url
 from harness.corpus import default_corpus_dir, load_corpus
 from harness.errors import HarnessError, UsageError
@@ -70,6 +73,7 @@ def cache_locust_defaults() -> None:
 def on_init(environment: Environment, runner: Any = None, **_: Any) -> None:
     st = state(environment)
     install_log_filter(st.redactor, LOCUST_LOGGERS)
+    interrupts_to_main()
     if isinstance(runner, WorkerRunner):
         cache_locust_defaults()
     runstate.connect(environment)
