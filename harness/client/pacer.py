@@ -38,12 +38,9 @@ import heapq
 import itertools
 import os
 import select
-import signal
-import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator
-from types import FrameType
 from typing import Protocol
 
 import gevent
@@ -448,29 +445,3 @@ def pacer() -> Pacer:
 def catch_up() -> None:
     """Send the frames already due, from the calling greenlet (``Pacer.catch_up``)."""
     pacer().catch_up()
-
-
-def interrupts_to_main() -> None:
-    """Deliver Ctrl-C (SIGINT) to the main greenlet, whichever greenlet runs when it comes.
-
-    Python raises ``KeyboardInterrupt`` in whatever code runs when the signal arrives. In a
-    load worker that is often the pacer, which runs every tick, or a session's greenlet;
-    gevent then prints that greenlet's traceback before passing the interrupt on to the
-    main greenlet, where Locust waits for it to write its reports. The handler here raises
-    it in the main greenlet directly, so a Ctrl-C stops a run without a traceback and no
-    session or pacer dies of it on the way.
-
-    Replaces only Python's default handler (a program's own handler stays), and only from
-    the main thread, where signal handlers are set.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _interrupt_main)
-
-
-def _interrupt_main(signum: int, frame: FrameType | None) -> None:
-    hub = gevent.get_hub()
-    if gevent.getcurrent() is hub.parent:  # the main greenlet: as Python's own handler
-        raise KeyboardInterrupt
-    hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt, KeyboardInterrupt())

@@ -31,7 +31,7 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, WorkerRunner
 
 from harness.errors import UsageError
 from harness.exitcodes import TARGET_FAILED
-from harness.load import baseline, report, verdict
+from harness.load import baseline, interrupts, report, verdict
 from harness.load import capacity as capacity_mod
 from harness.load import webui as web_tab
 from harness.load.abort import fail_usage
@@ -186,7 +186,8 @@ def finish(environment: Environment, *, now: dt.datetime | None = None) -> Judge
         logger.error("asrx: %s (keeping the SLO checked at start)", exc)
     stats = run_stats(environment)
     runner = environment.runner
-    interrupted = bool(runner and runner.state in (STATE_RUNNING, STATE_SPAWNING))
+    running = bool(runner and runner.state in (STATE_RUNNING, STATE_SPAWNING))
+    interrupted = running or interrupts.received()
     try:
         _sample(environment, gate)
     except Exception:
