@@ -1,5 +1,5 @@
 """The asrx user's side of a Locust run's life: set up at ``init``, refresh at each start,
-tidy up at ``quitting``. Importing this module installs the listeners.
+tidy up at ``quitting`` and ``quit``. Importing this module installs the listeners.
 
 At ``init`` every process checks the ``--asrx-*`` options (a bad one: one line, exit 2),
 puts the key redaction filter on every log handler (so ``--loglevel DEBUG``, where
@@ -8,7 +8,8 @@ greenlet only (never a traceback from the pacer or a session it happened to inte
 and wires the statistics and the abort protocol between workers and master. A process that
 runs users loads the corpus (a missing or invalid one: one line, exit 2). With no
 ``--host`` the master (or the local runner) starts the embedded reference server, and
-stops it at ``quitting``.
+stops it at ``quit``, Locust's last event, after the users have stopped and the run has been
+judged.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.client.pacer import interrupts_to_main
 from harness.client.target import check_url
 from harness.corpus import default_corpus_dir, load_corpus
 from harness.errors import HarnessError, UsageError
 from harness.exitcodes import USAGE
-from harness.load import abort, collector, runstate
+from harness.load import abort, collector, interrupts, runstate
 from harness.load.abort import fail_usage
 from harness.load.options import LoadOptions
 from harness.load.runstate import run_stats, state, worker_total
@@ -73,7 +73,7 @@ def cache_locust_defaults() -> None:
 def on_init(environment: Environment, runner: Any = None, **_: Any) -> None:
     st = state(environment)
     install_log_filter(st.redactor, LOCUST_LOGGERS)
-    interrupts_to_main()
+    interrupts.install()
     if isinstance(runner, WorkerRunner):
         cache_locust_defaults()
     runstate.connect(environment)
@@ -115,6 +115,9 @@ def _start_embedded_server(environment: Environment, opts: LoadOptions) -> None:
     except HarnessError as exc:
         fail_usage(environment, f"cannot start the embedded server: {exc}")
     state(environment).server = server
+    # Stopped at Locust's last event, once the users have stopped and the run is judged:
+    # stopped at ``quitting``, the users still running (after Ctrl-C) met a closed server.
+    environment.events.quit.add_listener(functools.partial(_stop_embedded_server, environment))
     state(environment).embedded_engine = opts.engine
     state(environment).embedded_url = server.url
     environment.host = server.url
@@ -146,7 +149,6 @@ def on_test_start(environment: Environment, **_: Any) -> None:
 
 @events.quitting.add_listener
 def on_quitting(environment: Environment, **_: Any) -> None:
-    st = state(environment)
     worker = isinstance(environment.runner, WorkerRunner)
     opts = environment.parsed_options
     stats_out = getattr(opts, "asrx_stats_out", "") if opts is not None else ""
@@ -159,6 +161,10 @@ def on_quitting(environment: Environment, **_: Any) -> None:
         path.write_text(json.dumps(stats.to_dict()))
     if not worker:
         log.info("asrx: %s", one_line_summary(run_stats(environment)))
+
+
+def _stop_embedded_server(environment: Environment, **_: Any) -> None:
+    st = state(environment)
     if st.server is not None:
         st.server.close()
         st.server = None

@@ -17,6 +17,7 @@ import os
 import signal
 import ssl
 import sys
+import threading
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -214,7 +215,12 @@ class AsrxServer:
 
 
 async def serve_forever(config: ServerConfig) -> None:
-    """Run until SIGTERM/SIGINT, printing the ready line on stdout once listening."""
+    """Run until SIGTERM or SIGINT, printing the ready line on stdout once listening.
+
+    ``--owned``: until SIGTERM or the end of standard input, SIGINT ignored (the server and
+    its engine workers): a terminal's Ctrl-C reaches the whole process group, and the owner,
+    which handles it, stops the server once it is done with it.
+    """
     if config.no_auth:
         log("auth_disabled", logging.WARNING, detail="--no-auth: every session is accepted")
     if config.faults or config.hazards or config.delay_ms:
@@ -225,12 +231,17 @@ async def serve_forever(config: ServerConfig) -> None:
             hazards=sorted(config.hazards),
             delay_ms=config.delay_ms,
         )
+    if config.owned:  # before the engine starts its workers: they inherit it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     server = AsrxServer(config)
     url, http_url = await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    if config.owned:
+        _stop_when_stdin_closes(loop, stop)
+    else:
+        loop.add_signal_handler(signal.SIGINT, stop.set)
     ready = {"event": "ready", "url": url, "http": http_url, "pid": os.getpid()}
     sys.stdout.write(json.dumps(ready) + "\n")
     sys.stdout.flush()
@@ -246,3 +257,18 @@ async def serve_forever(config: ServerConfig) -> None:
     finally:
         log("stopping")
         await server.stop()
+
+
+def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Set ``stop`` once standard input ends: the owner holds its other end, and the
+    operating system closes it when the owner exits, however it exits."""
+
+    def read() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(0, 4096):
+                pass
+        log("owner_gone", detail="standard input closed: stopping")
+        with contextlib.suppress(RuntimeError):  # the loop closed first
+            loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=read, name="asrx-owner-watch", daemon=True).start()

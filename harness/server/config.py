@@ -59,6 +59,8 @@ class ServerConfig:
     partial_every_ms: int = DEFAULT_PARTIAL_EVERY_MS
     tls_cert: str | None = None
     tls_key: str | None = None
+    #: Run by another program (``--owned``): Ctrl-C ignored, stop when stdin closes.
+    owned: bool = False
 
     @property
     def path(self) -> str:
@@ -97,6 +99,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     auth.add_argument("--apikey-file", default=None, help="file of accepted keys, one per line")
     auth.add_argument(
         "--no-auth", action="store_true", help="accept every session (local play only)"
+    )
+
+    own = parser.add_argument_group("run by another program")
+    own.add_argument(
+        "--owned",
+        action="store_true",
+        help="the server is another program's child (asrx load, the conformance plugin): "
+        "ignore Ctrl-C (SIGINT), which reaches the terminal's whole process group and which "
+        "the owner handles before it stops the server with SIGTERM; and stop when standard "
+        "input closes, so the server never outlives its owner",
     )
 
     logs = parser.add_argument_group("logging")
@@ -283,4 +295,5 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         partial_every_ms=args.partial_every_ms,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        owned=args.owned,
     )

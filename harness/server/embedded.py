@@ -5,14 +5,19 @@
     with EmbeddedServer(engine="synthetic", apikeys=["k"]) as server:
         connect(server.url, additional_headers={"apikey": "k"})
 
-It runs ``python -m harness.server --host 127.0.0.1 --port 0 ...``, waits for the ready
-line on stdout, and stops the process on exit (SIGTERM, then kill). Keys go through the
-``ASRX_APIKEYS`` environment variable, never argv, so they never show in ``ps``. The
-server's stderr (JSON log lines) is kept in a temporary file: ``stderr_text()``.
+It runs ``python -m harness.server --host 127.0.0.1 --port 0 --owned ...``, waits for the
+ready line on stdout, and stops the process on exit (SIGTERM, then kill). ``--owned``: the
+server ignores Ctrl-C, which a terminal sends to the whole process group, so that it serves
+on while its owner (a Locust run, a pytest session) winds down; and it stops by itself when
+its standard input, a pipe from the owner, closes, so it never outlives the owner. Keys go
+through the ``ASRX_APIKEYS`` environment variable, never argv, so they never show in
+``ps``. The server's stderr (JSON log lines) is kept in a temporary file:
+``stderr_text()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -73,7 +78,7 @@ class EmbeddedServer:
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "harness.server", "--host", "127.0.0.1", "--port", "0"]
-        cmd += ["--engine", self.engine]
+        cmd += ["--owned", "--engine", self.engine]
         if self.no_auth:
             cmd.append("--no-auth")
         if self.faults:
@@ -94,7 +99,7 @@ class EmbeddedServer:
         )
         self.process = subprocess.Popen(
             self.command(),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # never written: its end tells the server the owner is gone
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env=env,
@@ -162,6 +167,9 @@ class EmbeddedServer:
             self._pump.join(timeout=KILL_TIMEOUT_S)
         if proc.stdout is not None and not (self._pump and self._pump.is_alive()):
             proc.stdout.close()
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
         return proc.returncode
 
     def close(self) -> None:

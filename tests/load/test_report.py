@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import signal
 import subprocess
 import time
@@ -189,11 +191,17 @@ def test_window_subtracts_exactly() -> None:
 
 # -- in a real Locust run ----------------------------------------------------------------
 @pytest.mark.slow
-def test_ctrl_c_still_writes_both_reports(tmp_path: Path) -> None:
-    """SIGINT to a headless run: quitting still fires and the reports are written."""
+@pytest.mark.parametrize("processes", [1, 2])
+def test_ctrl_c_still_writes_both_reports(tmp_path: Path, processes: int) -> None:
+    """A terminal's Ctrl-C (SIGINT to the whole process group: Locust, its workers, the
+    embedded server) on a headless run: the reports are written, the run is marked
+    interrupted, and no session fails for it (the embedded server serves until the users
+    have stopped), with no traceback."""
     reports = tmp_path / "reports"
     log = tmp_path / "locust.log"
     args = ("--headless", "-u", "2", "-r", "2", "-t", "60s", "--asrx-report-dir", str(reports))
+    if processes > 1:
+        args += ("--processes", str(processes))
     with log.open("w") as sink:  # a file, not a pipe: a full pipe would stall the run
         proc = subprocess.Popen(
             locust_cmd(*args, "--html", str(reports / "locust.html")),
@@ -201,6 +209,7 @@ def test_ctrl_c_still_writes_both_reports(tmp_path: Path) -> None:
             cwd=tmp_path,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, as a terminal's job
             # A shell's background job ignores SIGINT, and children inherit that: restore
             # the default so that the signal acts as a terminal's Ctrl-C does.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -209,7 +218,7 @@ def test_ctrl_c_still_writes_both_reports(tmp_path: Path) -> None:
             deadline = time.monotonic() + 40
             while "ASRX     close" not in log.read_text() and time.monotonic() < deadline:
                 time.sleep(0.5)  # until a first session has finished
-            proc.send_signal(signal.SIGINT)
+            os.killpg(proc.pid, signal.SIGINT)
             proc.wait(timeout=30)
         finally:
             if proc.poll() is None:  # SIGTERM first: locust then stops its embedded server
@@ -219,11 +228,14 @@ def test_ctrl_c_still_writes_both_reports(tmp_path: Path) -> None:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(timeout=10)
+            with contextlib.suppress(ProcessLookupError):  # nothing of the run outlives it
+                os.killpg(proc.pid, signal.SIGKILL)
     out = log.read_text()
     assert (reports / "asrx-summary.json").exists(), out[-3000:]
     summary = json.loads((reports / "asrx-summary.json").read_text())
     assert summary["interrupted"] is True
     assert summary["sessions_ok"] >= 1, out[-3000:]
+    assert summary["sessions_failed"] == 0, summary["failures"]
     page = Page()
     page.feed((reports / "asrx-report.html").read_text())
     assert page.ids >= SECTIONS
