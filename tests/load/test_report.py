@@ -21,7 +21,7 @@ from harness.load.verdict import evaluate
 from harness.load.window import snapshot, subtract
 from harness.redaction import Redactor
 from tests.load.fakes import make_stats
-from tests.load.runs import clean_env, locust_cmd
+from tests.load.runs import clean_env, free_port, locust_cmd
 
 SECRET = "sk-report-secret-77"
 SECTIONS = {
@@ -200,8 +200,10 @@ def test_ctrl_c_still_writes_both_reports(tmp_path: Path, processes: int) -> Non
     reports = tmp_path / "reports"
     log = tmp_path / "locust.log"
     args = ("--headless", "-u", "2", "-r", "2", "-t", "60s", "--asrx-report-dir", str(reports))
-    if processes > 1:
-        args += ("--processes", str(processes))
+    if processes > 1:  # the master on a free port: another run may hold Locust's default
+        port = str(free_port())
+        args += ("--processes", str(processes), "--master-bind-host", "127.0.0.1")
+        args += ("--master-bind-port", port, "--master-port", port)
     with log.open("w") as sink:  # a file, not a pipe: a full pipe would stall the run
         proc = subprocess.Popen(
             locust_cmd(*args, "--html", str(reports / "locust.html")),
