@@ -13,17 +13,9 @@ import pytest
 from harness.clientgrade import process
 from harness.clientgrade.process import KILL_GRACE_S, run_client
 from harness.errors import UsageError
+from tests.processes import alive
 
 ENV = dict(os.environ)
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie waiting for a busy init to reap it is not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_client_that_ignores_sigterm_is_killed_with_its_children(tmp_path: Path) -> None:

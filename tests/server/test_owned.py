@@ -10,36 +10,24 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 from harness.server.embedded import EmbeddedServer
+from tests.processes import alive
+from tests.server.streaming import http_get
 
 #: How long a stopping server may take (its graceful stop is well under a second).
 GONE_WITHIN_S = 15
 
 
 def healthy(http_url: str) -> bool:
-    with urllib.request.urlopen(http_url + "/healthz", timeout=5) as response:
-        return bool(response.status == 200)
-
-
-def gone(pid: int) -> bool:
-    """The process has ended (a zombie waiting for its parent counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
+    return http_get(http_url + "/healthz")[0] == 200
 
 
 def wait_gone(pid: int) -> bool:
     deadline = time.monotonic() + GONE_WITHIN_S
-    while time.monotonic() < deadline:
-        if gone(pid):
-            return True
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return False
+    return not alive(pid)
 
 
 def test_ctrl_c_leaves_an_owned_server_serving_and_sigterm_stops_it() -> None:
@@ -59,6 +47,8 @@ def test_ctrl_c_leaves_an_owned_server_serving_and_sigterm_stops_it() -> None:
 OWNER = """
 import sys, time
 from harness.server.embedded import EmbeddedServer
+from tests.processes import alive
+from tests.server.streaming import http_get
 server = EmbeddedServer(engine="synthetic", apikeys=("k",)).start()
 print(server.process.pid, server.http_url, flush=True)
 time.sleep(120)
